@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/codrive/codrive/codrive"
+)
+
+func policyNames() string {
+	s := ""
+	for i, p := range codrive.Policies {
+		if i > 0 {
+			s += ", "
+		}
+		s += string(p)
+	}
+	return s
+}
+
+func arbiterFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "policy", Value: string(codrive.PolicyYield), EnvVars: []string{"CODRIVE_POLICY"}, Usage: "what to do when a person asks for control while automation holds it: " + policyNames()},
+		durationFlag("reclaim-after", 2*time.Second, "after a person releases, take control back once the room had no host this long"),
+		&cli.BoolFlag{Name: "no-reclaim", Usage: "never take control back automatically after yielding"},
+		durationFlag("step-timeout", 30*time.Second, "policy finish-step: longest wait for the step in flight"),
+		durationFlag("idle-release", 0, "release control after this long without automation activity (0: never)"),
+		&cli.BoolFlag{Name: "takeover", Usage: "take control from a person when acquiring (admin login only)"},
+		durationFlag("shutdown-timeout", 5*time.Second, "bound on releasing control and restoring settings at exit"),
+		&cli.StringFlag{Name: "target", Usage: "tab to attach to: target id or URL substring (default: first page)"},
+	}
+}
+
+func arbiterConfig(c *cli.Context) (codrive.Config, error) {
+	log, err := newLogger(c)
+	if err != nil {
+		return codrive.Config{}, cli.Exit(err.Error(), codrive.ExitUsage)
+	}
+	pw, err := password(c)
+	if err != nil {
+		return codrive.Config{}, err
+	}
+	policy, err := codrive.ParsePolicy(c.String("policy"))
+	if err != nil {
+		return codrive.Config{}, cli.Exit("--policy: "+err.Error(), codrive.ExitUsage)
+	}
+	for _, name := range []string{"reclaim-after", "step-timeout", "idle-release", "shutdown-timeout"} {
+		if c.Duration(name) < 0 {
+			return codrive.Config{}, cli.Exit(fmt.Sprintf("--%s must not be negative", name), codrive.ExitUsage)
+		}
+	}
+	return codrive.Config{
+		NekoURL:      c.String("neko"),
+		User:         c.String("user"),
+		Password:     pw,
+		Cookies:      c.Bool("cookies"),
+		Policy:       policy,
+		ReclaimAfter: c.Duration("reclaim-after"),
+		NoReclaim:    c.Bool("no-reclaim"),
+		StepTimeout:  c.Duration("step-timeout"),
+		IdleRelease:  c.Duration("idle-release"),
+		Takeover:     c.Bool("takeover"),
+		Logger:       log,
+	}, nil
+}
+
+func attachCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "attach",
+		Usage:     "attach to Chromium and neko and arbitrate host control until interrupted",
+		ArgsUsage: " ",
+		Description: `Prints one line per change: who holds control, why, and the page URL (--json: one JSON object per line).
+On SIGINT or SIGTERM it releases control, restores any room setting it changed and closes its neko socket cleanly; a second signal exits at once.`,
+		OnUsageError: usageError,
+		Flags: append(arbiterFlags(),
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event"},
+			&cli.BoolFlag{Name: "acquire", Usage: "take host control at start (without stealing from a person unless --takeover)"},
+		),
+		Action: attach,
+	}
+}
+
+func attach(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("attach takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
+	}
+	cfg, err := arbiterConfig(c)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext(c.App.ErrWriter)
+	defer stop()
+
+	s, err := codrive.Attach(ctx, codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")})
+	if err != nil {
+		return err
+	}
+	events, cancel := s.Subscribe()
+	defer cancel()
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for ev := range events {
+			if c.Bool("json") {
+				_ = codrive.WriteEventJSON(c.App.Writer, ev)
+			} else {
+				fmt.Fprintln(c.App.Writer, codrive.FormatEvent(ev))
+			}
+		}
+	}()
+	first := codrive.Event{Time: time.Now(), Kind: "state", Reason: "attached", Status: s.Status()}
+	info := s.PageInfo()
+	first.Page = &info
+	if c.Bool("json") {
+		_ = codrive.WriteEventJSON(c.App.Writer, first)
+	} else {
+		fmt.Fprintln(c.App.Writer, codrive.FormatEvent(first))
+	}
+
+	var runErr error
+	if c.Bool("acquire") {
+		runErr = s.Acquire(ctx)
+		if ctx.Err() != nil {
+			runErr = nil
+		}
+	}
+	if runErr == nil {
+		<-ctx.Done()
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+	defer scancel()
+	closeErr := s.Close(sctx)
+	<-printed
+	if runErr != nil {
+		return runErr
+	}
+	if closeErr != nil {
+		return fmt.Errorf("cleanup: %w", closeErr)
+	}
+	return nil
+}

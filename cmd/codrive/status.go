@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/codrive/codrive/codrive"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "status",
+		Usage:        "print one snapshot of neko and Chromium and exit (0 ready, 1 degraded, 3 auth, 4 unreachable)",
+		ArgsUsage:    " ",
+		OnUsageError: usageError,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+			&cli.StringFlag{Name: "target", Usage: "tab to report on: target id or URL substring (default: first page)"},
+			durationFlag("timeout", 15*time.Second, "give up after this long"),
+		},
+		Action: status,
+	}
+}
+
+func status(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("status takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
+	}
+	pw, err := password(c)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signalContext(c.App.ErrWriter)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+	r := codrive.CollectStatus(ctx, codrive.StatusOptions{
+		NekoURL: c.String("neko"), User: c.String("user"), Password: pw, Cookies: c.Bool("cookies"),
+		CDPURL: c.String("cdp"), Target: c.String("target"),
+	})
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	} else if err := codrive.WriteReport(c.App.Writer, r); err != nil {
+		return err
+	}
+	if code := r.ExitCode(); code != codrive.ExitOK {
+		// The report already says why; exit with its code, print nothing more.
+		return cli.Exit("", code)
+	}
+	return nil
+}

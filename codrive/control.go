@@ -1,0 +1,207 @@
+package codrive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/codrive/codrive/neko"
+)
+
+// One-shot control operations for `codrive control`. Each logs in as its own
+// short-lived neko session and logs out again. None of them leaves that
+// session hosting: a session without a socket would hold the browser for
+// good, the "dead bot" codrive exists to prevent.
+
+// ControlOptions are the neko credentials for one-shot control operations.
+type ControlOptions struct {
+	NekoURL, User, Password string
+	Cookies                 bool
+}
+
+func oneShot(ctx context.Context, o ControlOptions, f func(c *neko.Client) (string, error)) (string, error) {
+	c, err := neko.NewClient(o.NekoURL, neko.Options{Cookies: o.Cookies})
+	if err != nil {
+		return "", err
+	}
+	if _, err := c.Login(ctx, o.User, o.Password); err != nil {
+		return "", err
+	}
+	defer func() { _ = c.Logout(context.WithoutCancel(ctx)) }()
+	return f(c)
+}
+
+// ResolveSession finds a session by exact id or by unique name.
+func ResolveSession(sessions []neko.SessionData, key string) (neko.SessionData, error) {
+	var byName []neko.SessionData
+	for _, s := range sessions {
+		if s.ID == key {
+			return s, nil
+		}
+		if s.Profile.Name == key {
+			byName = append(byName, s)
+		}
+	}
+	switch len(byName) {
+	case 1:
+		return byName[0], nil
+	case 0:
+		ids := make([]string, 0, len(sessions))
+		for _, s := range sessions {
+			ids = append(ids, describeHost(s.ID, s.Profile.Name))
+		}
+		return neko.SessionData{}, fmt.Errorf("no session %q (sessions: %s)", key, strings.Join(ids, ", "))
+	default:
+		ids := make([]string, 0, len(byName))
+		for _, s := range byName {
+			ids = append(ids, s.ID)
+		}
+		return neko.SessionData{}, fmt.Errorf("session name %q is ambiguous: %s; use the id", key, strings.Join(ids, ", "))
+	}
+}
+
+func hostText(c *neko.Client, ctx context.Context) (string, error) {
+	st, err := c.ControlStatus(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !st.HasHost {
+		return "", nil
+	}
+	sessions, err := c.Sessions(ctx)
+	if err != nil {
+		return st.HostID, nil
+	}
+	for _, s := range sessions {
+		if s.ID == st.HostID {
+			return describeHost(s.ID, s.Profile.Name), nil
+		}
+	}
+	return st.HostID, nil
+}
+
+// ControlRequest asks for control on behalf of a short-lived session. When
+// someone hosts, neko forwards the request to them: the message names them.
+// When nobody hosts, neko would grant it to this session, which is about to
+// go away; codrive gives it straight back and says so.
+func ControlRequest(ctx context.Context, o ControlOptions) (string, error) {
+	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+		res, err := c.RequestControl(ctx)
+		if err != nil {
+			return "", err
+		}
+		if res == neko.ControlPending {
+			host, _ := hostText(c, ctx)
+			if host == "" {
+				host = "(unknown)"
+			}
+			return "request sent to the current host " + host, nil
+		}
+		if err := c.ReleaseControl(ctx); err != nil {
+			return "", fmt.Errorf("control was granted to this one-shot session, and releasing it failed: %w", err)
+		}
+		return "nobody hosted: control was granted, then released again (a one-shot session must not keep it; use `codrive attach` to hold control)", nil
+	})
+}
+
+// ControlRelease frees control held by a session of codrive's user (a bot
+// that died without releasing, say). It needs an admin login, since neko
+// lets only the host itself release.
+func ControlRelease(ctx context.Context, o ControlOptions) (string, error) {
+	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+		st, err := c.ControlStatus(ctx)
+		if err != nil {
+			return "", err
+		}
+		if !st.HasHost {
+			return "nobody hosts: nothing to release", nil
+		}
+		sessions, err := c.Sessions(ctx)
+		if err != nil {
+			return "", err
+		}
+		host, err := ResolveSession(sessions, st.HostID)
+		if err != nil {
+			return "", err
+		}
+		if host.Profile.Name != o.User {
+			return "", fmt.Errorf("%s hosts, not a %q session: not releasing a person's control (use `codrive control reset` as admin)", describeHost(host.ID, host.Profile.Name), o.User)
+		}
+		if err := c.ResetControl(ctx); err != nil {
+			if errors.Is(err, neko.ErrNotAdmin) {
+				return "", fmt.Errorf("releasing %s needs an admin login: %w", describeHost(host.ID, host.Profile.Name), err)
+			}
+			return "", err
+		}
+		return "released control held by " + describeHost(host.ID, host.Profile.Name), nil
+	})
+}
+
+// ControlGive makes session (an id or a unique name) the host; the caller
+// must host or be admin.
+func ControlGive(ctx context.Context, o ControlOptions, session string) (string, error) {
+	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+		sessions, err := c.Sessions(ctx)
+		if err != nil {
+			return "", err
+		}
+		target, err := ResolveSession(sessions, session)
+		if err != nil {
+			return "", err
+		}
+		if err := c.GiveControl(ctx, target.ID); err != nil {
+			return "", err
+		}
+		return "control given to " + describeHost(target.ID, target.Profile.Name), nil
+	})
+}
+
+// ControlTake takes control from whoever hosts (admin only) and hands it to
+// session, or, with session empty, clears it: the one-shot session itself
+// never keeps it.
+func ControlTake(ctx context.Context, o ControlOptions, session string) (string, error) {
+	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+		prev, _ := hostText(c, ctx)
+		if err := c.TakeControl(ctx); err != nil {
+			return "", err
+		}
+		if session == "" {
+			if err := c.ReleaseControl(ctx); err != nil {
+				return "", err
+			}
+			if prev == "" {
+				return "took control and released it: nobody hosts", nil
+			}
+			return "took control from " + prev + ": nobody hosts now", nil
+		}
+		sessions, err := c.Sessions(ctx)
+		if err != nil {
+			return "", err
+		}
+		target, err := ResolveSession(sessions, session)
+		if err != nil {
+			_ = c.ReleaseControl(ctx)
+			return "", err
+		}
+		if err := c.GiveControl(ctx, target.ID); err != nil {
+			_ = c.ReleaseControl(ctx)
+			return "", err
+		}
+		return "took control and gave it to " + describeHost(target.ID, target.Profile.Name), nil
+	})
+}
+
+// ControlReset clears the host (admin only).
+func ControlReset(ctx context.Context, o ControlOptions) (string, error) {
+	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+		prev, _ := hostText(c, ctx)
+		if err := c.ResetControl(ctx); err != nil {
+			return "", err
+		}
+		if prev == "" {
+			return "nobody hosted; control reset", nil
+		}
+		return "control reset: " + prev + " no longer hosts", nil
+	})
+}

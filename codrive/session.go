@@ -1,0 +1,230 @@
+package codrive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/codrive/codrive/cdp"
+	"github.com/codrive/codrive/internal/pubsub"
+)
+
+// Options configures Attach: the neko side (Config) and the browser side.
+type Options struct {
+	Config
+	// CDPURL is Chromium's debugging endpoint, e.g. http://127.0.0.1:9222.
+	CDPURL string
+	// Target selects the tab: "" for the first page, a target id, or a URL
+	// substring.
+	Target string
+	// ReattachMin and ReattachMax bound the backoff between attempts to
+	// attach again after Chromium went away. Defaults 500ms and 10s.
+	ReattachMin, ReattachMax time.Duration
+}
+
+// Session is one codrive process's work: an Arbiter on the neko side and an
+// attachment to the browser's tab on the other. Its events are the
+// arbiter's, plus "page" (the tab's URL or title changed) and "browser"
+// (Chromium went away or came back), each carrying the tab's PageInfo.
+type Session struct {
+	*Arbiter
+	opts Options
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	hub    pubsub.Hub[Event]
+
+	mu      sync.Mutex
+	page    *cdp.Page
+	info    PageInfo
+	browser cdp.Version
+}
+
+// Attach attaches to the browser's existing tab (it never opens one) and to
+// neko. Chromium is tried first so a missing debugging port fails fast,
+// before any neko session exists.
+func Attach(ctx context.Context, opts Options) (*Session, error) {
+	if opts.CDPURL == "" {
+		return nil, errors.New("codrive: CDP URL is required")
+	}
+	if err := opts.Config.defaults(); err != nil {
+		return nil, err
+	}
+	if opts.ReattachMin <= 0 {
+		opts.ReattachMin = 500 * time.Millisecond
+	}
+	if opts.ReattachMax <= 0 {
+		opts.ReattachMax = 10 * time.Second
+	}
+	page, err := cdp.Attach(ctx, opts.CDPURL, cdp.AttachOptions{Target: opts.Target, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	arb, err := Connect(ctx, opts.Config)
+	if err != nil {
+		_ = page.Detach()
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &Session{Arbiter: arb, opts: opts, ctx: sctx, cancel: cancel}
+	s.setPage(page)
+	evs, unsub := arb.Subscribe()
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		defer unsub()
+		for ev := range evs {
+			s.publish(ev)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.followBrowser(page)
+	}()
+	return s, nil
+}
+
+// Subscribe delivers the session's events from now on, in order, until the
+// session closes or cancel is called.
+func (s *Session) Subscribe() (<-chan Event, func()) { return s.hub.Subscribe() }
+
+// Page is the current tab attachment, nil while Chromium is gone. It changes
+// after a re-attach.
+func (s *Session) Page() *cdp.Page {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.page
+}
+
+// PageInfo is the tab's last known URL and title.
+func (s *Session) PageInfo() PageInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.info
+}
+
+// Browser is what Chromium's /json/version said at the last attach.
+func (s *Session) Browser() cdp.Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.browser
+}
+
+func (s *Session) setPage(p *cdp.Page) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.page = p
+	if p == nil {
+		s.info.Attached = false
+		return
+	}
+	i := p.Info()
+	s.info = PageInfo{TargetID: i.TargetID, URL: i.URL, Title: i.Title, Attached: true}
+	s.browser = *p.Browser()
+}
+
+func (s *Session) publish(ev Event) {
+	info := s.PageInfo()
+	ev.Page = &info
+	s.hub.Publish(ev)
+}
+
+func (s *Session) note(kind, reason string) {
+	s.publish(Event{Time: time.Now(), Kind: kind, Reason: reason, Status: s.Status()})
+}
+
+// followBrowser tracks the tab and, when Chromium goes away, reports it and
+// attaches again with backoff until the session closes.
+func (s *Session) followBrowser(page *cdp.Page) {
+	for {
+		s.followPage(page)
+		if s.ctx.Err() != nil {
+			return
+		}
+		why := "chromium went away"
+		if err := page.Err(); err != nil {
+			why = err.Error()
+		}
+		s.setPage(nil)
+		s.note("browser", why+"; re-attaching")
+		page = s.reattach()
+		if page == nil {
+			return
+		}
+		s.setPage(page)
+		s.note("browser", "attached again to "+page.String())
+	}
+}
+
+func (s *Session) followPage(page *cdp.Page) {
+	infos, cancel := page.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case i, ok := <-infos:
+			if !ok {
+				<-page.Done()
+				return
+			}
+			s.mu.Lock()
+			changed := s.info.URL != i.URL || s.info.Title != i.Title
+			s.info = PageInfo{TargetID: i.TargetID, URL: i.URL, Title: i.Title, Attached: true}
+			s.mu.Unlock()
+			if changed {
+				s.note("page", "page: "+i.URL)
+			}
+		case <-page.Done():
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Session) reattach() *cdp.Page {
+	delay := s.opts.ReattachMin
+	for attempt := 1; ; attempt++ {
+		t := time.NewTimer(jitter(delay))
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		actx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		p, err := cdp.Attach(actx, s.opts.CDPURL, cdp.AttachOptions{Target: s.opts.Target, Logger: s.opts.Logger})
+		cancel()
+		if err == nil {
+			return p
+		}
+		if s.ctx.Err() != nil {
+			return nil
+		}
+		s.opts.Logger.Debug("codrive: re-attach failed", "attempt", attempt, "err", err)
+		delay = min(delay*2, s.opts.ReattachMax)
+	}
+}
+
+// jitter spreads d by ±20% so many codrives do not retry in step.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// Close ends the session: the arbiter releases control and restores the
+// room (see Arbiter.Close), then the tab is let go, left open.
+func (s *Session) Close(ctx context.Context) error {
+	err := s.Arbiter.Close(ctx)
+	s.cancel()
+	if p := s.Page(); p != nil {
+		if derr := p.Detach(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("detach from the tab: %w", derr))
+		}
+	}
+	s.wg.Wait()
+	s.hub.Close()
+	return err
+}
