@@ -450,9 +450,13 @@ func (a *Arbiter) onRequestLocked(id string) {
 		a.emitLocked("request", id, fmt.Sprintf("%s asked for control: pausing automation (policy %s)", describeHost(id, name), a.cfg.Policy))
 		a.kickLocked(func(ctx context.Context) { a.yieldTo(ctx, id) })
 	default:
-		if _, ok := a.pending[id]; !ok {
-			a.pending[id] = PendingRequest{ID: id, Name: name, Since: time.Now()}
+		if _, ok := a.pending[id]; ok {
+			// neko turns every input event of a non-host into a request
+			// (handler/control.go controlMove → controlRequest): answer
+			// once per person and host change, not once per mouse move.
+			return
 		}
+		a.pending[id] = PendingRequest{ID: id, Name: name, Since: time.Now()}
 		a.notifyLocked()
 		msg := a.holdMessageLocked()
 		a.emitLocked("request", id, fmt.Sprintf("%s asked for control: kept by automation (policy %s)", describeHost(id, name), a.cfg.Policy))
@@ -950,4 +954,54 @@ func (a *Arbiter) Close(ctx context.Context) error {
 	a.wg.Wait()
 	a.events.Close()
 	return errors.Join(errs...)
+}
+
+// Give hands control to a person (session id) on the operator's behalf.
+// Automation then waits as after a yield, and takes control back when they
+// release (unless NoReclaim).
+func (a *Arbiter) Give(ctx context.Context, sessionID string) error {
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return ErrClosed
+	}
+	if sessionID == a.status.Session {
+		a.mu.Unlock()
+		return errors.New("codrive: cannot give control to codrive's own session; use Acquire")
+	}
+	a.humanHad = true
+	a.nextReason = fmt.Sprintf("given to %s by the operator", describeHost(sessionID, a.nameLocked(sessionID)))
+	a.mu.Unlock()
+	if err := a.restoreLock(ctx); err != nil {
+		return err
+	}
+	octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
+	defer cancel()
+	if err := a.client.GiveControl(octx, sessionID); err != nil {
+		return fmt.Errorf("give control: %w", err)
+	}
+	return nil
+}
+
+// Take makes codrive the host at once, from whoever holds control. neko
+// allows it to admins only.
+func (a *Arbiter) Take(ctx context.Context) error {
+	a.mu.Lock()
+	if a.closing {
+		a.mu.Unlock()
+		return ErrClosed
+	}
+	if !a.admin {
+		a.mu.Unlock()
+		return fmt.Errorf("codrive: take needs an admin login: %w", neko.ErrNotAdmin)
+	}
+	a.wantHost = true
+	a.humanHad = false
+	a.mu.Unlock()
+	octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
+	defer cancel()
+	if err := a.client.TakeControl(octx); err != nil {
+		return fmt.Errorf("take control: %w", err)
+	}
+	return nil
 }

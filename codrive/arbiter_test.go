@@ -318,6 +318,36 @@ func TestPolicyHoldKeepsControlAndTellsThePerson(t *testing.T) {
 	if id, _ := srv.Host(); id != a.Status().Session {
 		t.Fatalf("host moved under policy hold: %q", id)
 	}
+	// Without implicit hosting every mouse move of a viewer reaches the host
+	// as a request: codrive answers once, not per move.
+	for i := 0; i < 5; i++ {
+		if err := alice.conn.Send(neko.EventControlMove, neko.ControlPos{X: i, Y: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.client.RequestControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	// bob's first request is an event; the arbiter handles neko's events
+	// in order, so once it shows, alice's repeats were handled too.
+	bob := newPerson(t, srv, "bob", false)
+	if _, err := bob.client.RequestControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, evs, "bob's request", func(ev Event) bool { return ev.Kind == "request" && ev.Actor == bob.id() })
+	// A broadcast from codrive marks the end of what it sent before.
+	if err := a.Conn().SendBroadcast("marker", "end"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev := nekoEvent(t, alice.events, "marker", func(ev neko.Event) bool {
+			return ev.Name == neko.EventSendUnicast || ev.Name == neko.EventSendBroadcast
+		})
+		if ev.Name == neko.EventSendBroadcast {
+			break
+		}
+		t.Fatalf("a second notice was sent: %s", ev.Raw)
+	}
 }
 
 func TestPolicyLockedRestoresSettings(t *testing.T) {
@@ -661,4 +691,37 @@ func ExampleArbiter_Do() {
 		// drive the page here, e.g. chromedp.Run(...)
 		return nil
 	})
+}
+
+func TestOperatorGiveAndTake(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	a, evs := startArbiter(t, testConfig(srv, PolicyYield))
+	acquire(t, a, srv)
+	alice := newPerson(t, srv, "alice", false)
+	if err := a.Give(ctxT(t), alice.id()); err != nil {
+		t.Fatal(err)
+	}
+	ev := nextEvent(t, evs, "alice hosts", isState(StateHuman))
+	if !strings.Contains(ev.Reason, "by the operator") {
+		t.Fatalf("reason %q", ev.Reason)
+	}
+	if err := a.Take(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, evs, "automation", isState(StateAutomation))
+	if err := a.Give(ctxT(t), a.Status().Session); err == nil {
+		t.Fatal("giving control to itself must fail")
+	}
+}
+
+func TestTakeNeedsAdmin(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	cfg := testConfig(srv, PolicyYield)
+	cfg.Password = "neko"
+	a, _ := startArbiter(t, cfg)
+	if err := a.Take(ctxT(t)); !errors.Is(err, neko.ErrNotAdmin) {
+		t.Fatalf("take as user: %v", err)
+	}
 }

@@ -76,6 +76,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			attachCommand(),
 			statusCommand(),
 			controlCommand(),
+			waitCommand(),
+			smokeCommand(),
 		},
 	}
 }

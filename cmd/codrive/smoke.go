@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/codrive/smoke"
+)
+
+func smokeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "smoke",
+		Usage: "check a neko + Chromium pair end to end; exit 0 only when every check passed",
+		Description: `Checks, each timed: neko health, admin and user login, WebSocket init, settings, a control round trip,
+CDP version, attaching to the page, navigating (to --url or a built-in page) and reading the title, a CDP screenshot,
+neko's cast.jpg (skipped when screencast is off), a handoff to an emulated person, and a cleanup that must leave no
+codrive host and the original settings. Use an admin password (--password / CODRIVE_NEKO_PASSWORD).`,
+		ArgsUsage:    " ",
+		OnUsageError: usageError,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "junit", Usage: "also write the report as JUnit XML to this file"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of a table"},
+			&cli.StringFlag{Name: "url", Usage: "page to navigate to (default: a built-in data: page, no network needed)"},
+			&cli.StringFlag{Name: "user-password", EnvVars: []string{"CODRIVE_NEKO_USER_PASSWORD"}, Usage: "neko's non-admin password, for the user login check (skipped without it)"},
+			&cli.StringFlag{Name: "target", Usage: "tab to use: target id or URL substring (default: first page)"},
+			durationFlag("check-timeout", 30*time.Second, "bound on each check"),
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cli.Exit(fmt.Sprintf("smoke takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
+			}
+			pw, err := password(c)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(c)
+			if err != nil {
+				return cli.Exit(err.Error(), codrive.ExitUsage)
+			}
+			ctx, stop := signalContext(c.App.ErrWriter)
+			defer stop()
+			r := smoke.Run(ctx, smoke.Options{
+				NekoURL: c.String("neko"), User: c.String("user"), Password: pw,
+				UserPassword: c.String("user-password"), Cookies: c.Bool("cookies"),
+				CDPURL: c.String("cdp"), Target: c.String("target"), URL: c.String("url"),
+				CheckTimeout: c.Duration("check-timeout"), Logger: log,
+			})
+			if c.Bool("json") {
+				err = r.WriteJSON(c.App.Writer)
+			} else {
+				err = r.WriteTable(c.App.Writer)
+			}
+			if err != nil {
+				return err
+			}
+			if f := c.String("junit"); f != "" {
+				if err := writeJUnit(f, r); err != nil {
+					return err
+				}
+			}
+			if !r.Passed {
+				return cli.Exit("", codrive.ExitFailure)
+			}
+			return nil
+		},
+	}
+}
+
+func writeJUnit(path string, r smoke.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--junit: %w", err)
+	}
+	if err := r.WriteJUnit(f); err != nil {
+		f.Close()
+		return fmt.Errorf("--junit: %w", err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,476 @@
+// Package smoke is `codrive smoke`: the CI check of a neko + Chromium pair.
+// It runs every piece codrive depends on once, in order, times each, and
+// leaves the room as it found it: no host, the original settings.
+package smoke
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/codrive/codrive/cdp"
+	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/neko"
+)
+
+// Result of one check.
+const (
+	Pass = "pass"
+	Fail = "fail"
+	Skip = "skip"
+)
+
+// Options configures Run.
+type Options struct {
+	NekoURL string
+	// User and Password log codrive in; the password should be an admin's
+	// (settings and cleanup checks need it).
+	User, Password string
+	// UserPassword, if set, is the non-admin password, for the user login
+	// check; without it that check is skipped.
+	UserPassword string
+	Cookies      bool
+	CDPURL       string
+	Target       string
+	// URL is the page to navigate to; default a built-in data: page.
+	URL string
+	// CheckTimeout bounds each check; default 30s.
+	CheckTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// Check is the outcome of one check.
+type Check struct {
+	Name     string        `json:"name"`
+	Result   string        `json:"result"`
+	Duration time.Duration `json:"duration"`
+	Detail   string        `json:"detail"`
+}
+
+// Report is the outcome of a smoke run.
+type Report struct {
+	Checks   []Check       `json:"checks"`
+	Passed   bool          `json:"passed"`
+	Duration time.Duration `json:"duration"`
+}
+
+// builtinPage is navigated to when no URL is given: it needs no network.
+const builtinTitle = "codrive smoke"
+
+var builtinPage = "data:text/html," + url.PathEscape(`<!doctype html><title>`+builtinTitle+`</title><h1>codrive smoke</h1>`)
+
+type skipError struct{ reason string }
+
+func (s skipError) Error() string { return s.reason }
+
+func skip(format string, a ...any) error { return skipError{fmt.Sprintf(format, a...)} }
+
+// run is the state shared by the checks of one run.
+type run struct {
+	o        Options
+	client   *neko.Client
+	admin    bool
+	settings *neko.Settings
+	arb      *codrive.Arbiter
+	page     *cdp.Page
+	failed   map[string]bool
+}
+
+// Check names, in the order they run.
+const (
+	CheckHealth    = "neko health"
+	CheckLogin     = "admin login"
+	CheckUserLogin = "user login"
+	CheckInit      = "websocket init"
+	CheckSettings  = "settings readable"
+	CheckControl   = "control round trip"
+	CheckCDP       = "cdp version"
+	CheckAttach    = "attach to page"
+	CheckNavigate  = "navigate and read title"
+	CheckShot      = "cdp screenshot"
+	CheckCast      = "neko screencast"
+	CheckHandoff   = "handoff to a person"
+	CheckCleanup   = "cleanup"
+)
+
+// Run performs every check and returns the report. It never panics and
+// never stops early: a check whose prerequisite failed is skipped, saying
+// which.
+func Run(ctx context.Context, o Options) Report {
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 30 * time.Second
+	}
+	if o.URL == "" {
+		o.URL = builtinPage
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &run{o: o, failed: map[string]bool{}}
+	start := time.Now()
+	var rep Report
+	checks := []struct {
+		name  string
+		needs []string
+		f     func(context.Context) (string, error)
+	}{
+		{CheckHealth, nil, r.health},
+		{CheckLogin, []string{CheckHealth}, r.login},
+		{CheckUserLogin, []string{CheckHealth}, r.userLogin},
+		{CheckInit, []string{CheckLogin}, r.init},
+		{CheckSettings, []string{CheckLogin}, r.readSettings},
+		{CheckControl, []string{CheckInit}, r.control},
+		{CheckCDP, nil, r.cdpVersion},
+		{CheckAttach, []string{CheckCDP}, r.attach},
+		{CheckNavigate, []string{CheckAttach, CheckControl}, r.navigate},
+		{CheckShot, []string{CheckAttach}, r.screenshot},
+		{CheckCast, []string{CheckLogin}, r.cast},
+		{CheckHandoff, []string{CheckControl}, r.handoff},
+		{CheckCleanup, nil, r.cleanup},
+	}
+	for _, c := range checks {
+		rep.Checks = append(rep.Checks, r.one(ctx, c.name, c.needs, c.f))
+	}
+	rep.Duration = time.Since(start)
+	rep.Passed = true
+	for _, c := range rep.Checks {
+		if c.Result == Fail {
+			rep.Passed = false
+		}
+	}
+	return rep
+}
+
+func (r *run) one(ctx context.Context, name string, needs []string, f func(context.Context) (string, error)) Check {
+	for _, n := range needs {
+		if r.failed[n] {
+			r.failed[name] = true
+			return Check{Name: name, Result: Skip, Detail: "skipped: " + n + " did not pass"}
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.o.CheckTimeout)
+	defer cancel()
+	start := time.Now()
+	detail, err := f(cctx)
+	c := Check{Name: name, Duration: time.Since(start), Detail: detail}
+	var s skipError
+	switch {
+	case errors.As(err, &s):
+		c.Result, c.Detail = Skip, s.reason
+	case err != nil:
+		c.Result, c.Detail = Fail, oneLine(err.Error())
+		r.failed[name] = true
+	default:
+		c.Result = Pass
+	}
+	return c
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (r *run) health(ctx context.Context) (string, error) {
+	c, err := neko.NewClient(r.o.NekoURL, neko.Options{Cookies: r.o.Cookies})
+	if err != nil {
+		return "", err
+	}
+	r.client = c
+	if err := c.Health(ctx); err != nil {
+		return "", err
+	}
+	return "GET /health answered", nil
+}
+
+func (r *run) login(ctx context.Context) (string, error) {
+	login, err := r.client.Login(ctx, r.o.User, r.o.Password)
+	if err != nil {
+		return "", err
+	}
+	r.admin = login.Profile.IsAdmin
+	if !r.admin {
+		return "", fmt.Errorf("logged in as %s, but not as an admin: settings and cleanup checks need the admin password", login.ID)
+	}
+	return "session " + login.ID, nil
+}
+
+func (r *run) userLogin(ctx context.Context) (string, error) {
+	if r.o.UserPassword == "" {
+		return "", skip("no user password given (--user-password)")
+	}
+	c, err := neko.NewClient(r.o.NekoURL, neko.Options{Cookies: r.o.Cookies})
+	if err != nil {
+		return "", err
+	}
+	login, err := c.Login(ctx, r.o.User+"-smoke-user", r.o.UserPassword)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = c.Logout(context.WithoutCancel(ctx)) }()
+	if login.Profile.IsAdmin {
+		return "", fmt.Errorf("the user password gave an admin profile")
+	}
+	return "session " + login.ID + " (not admin)", nil
+}
+
+func (r *run) init(ctx context.Context) (string, error) {
+	conn, err := r.client.Connect(ctx, neko.ConnOptions{NoReconnect: true})
+	if err != nil {
+		return "", err
+	}
+	room := conn.Room()
+	if err := conn.Close(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("system/init: %d session(s), screen %dx%d", len(room.Sessions), room.ScreenSize.Width, room.ScreenSize.Height), nil
+}
+
+func (r *run) readSettings(ctx context.Context) (string, error) {
+	s, err := r.client.Settings(ctx)
+	if err != nil {
+		return "", err
+	}
+	r.settings = &s
+	return fmt.Sprintf("locked_controls=%v implicit_hosting=%v locked_logins=%v", s.LockedControls, s.ImplicitHosting, s.LockedLogins), nil
+}
+
+func (r *run) control(ctx context.Context) (string, error) {
+	arb, err := codrive.Connect(ctx, codrive.Config{
+		NekoURL: r.o.NekoURL, User: r.o.User, Password: r.o.Password, Cookies: r.o.Cookies,
+		Policy: codrive.PolicyYield, ReclaimAfter: 100 * time.Millisecond, Logger: r.o.Logger,
+	})
+	if err != nil {
+		return "", err
+	}
+	r.arb = arb
+	start := time.Now()
+	if err := arb.Acquire(ctx); err != nil {
+		return "", err
+	}
+	got := time.Since(start)
+	if err := arb.Release(ctx); err != nil {
+		return "", err
+	}
+	if _, err := arb.WaitState(ctx, func(s codrive.Status) bool { return s.State == codrive.StateFree }); err != nil {
+		return "", fmt.Errorf("control did not come free after release: %w", err)
+	}
+	return fmt.Sprintf("request → host in %s, release → free", got.Round(time.Millisecond)), nil
+}
+
+func (r *run) cdpVersion(ctx context.Context) (string, error) {
+	v, err := cdp.GetVersion(ctx, r.o.CDPURL)
+	if err != nil {
+		return "", err
+	}
+	return v.Browser + ", protocol " + v.ProtocolVersion, nil
+}
+
+func (r *run) attach(ctx context.Context) (string, error) {
+	p, err := cdp.Attach(ctx, r.o.CDPURL, cdp.AttachOptions{Target: r.o.Target, Logger: r.o.Logger})
+	if err != nil {
+		return "", err
+	}
+	r.page = p
+	return p.String() + " (" + orBlank(p.Info().URL) + ")", nil
+}
+
+// navigate drives the page the way automation should: only through the
+// arbiter's gate, i.e. while codrive hosts.
+func (r *run) navigate(ctx context.Context) (string, error) {
+	var title string
+	err := r.arb.Do(ctx, func(context.Context) error {
+		actx, cancel := context.WithTimeout(r.page.Context(), r.o.CheckTimeout)
+		defer cancel()
+		if err := chromedp.Do(actx, chromedp.Navigate(r.o.URL)); err != nil {
+			return err
+		}
+		var err error
+		title, err = chromedp.Run(actx, chromedp.Title())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if r.o.URL == builtinPage && title != builtinTitle {
+		return "", fmt.Errorf("title %q, want %q", title, builtinTitle)
+	}
+	return fmt.Sprintf("title %q", title), nil
+}
+
+func (r *run) screenshot(ctx context.Context) (string, error) {
+	actx, cancel := context.WithTimeout(r.page.Context(), r.o.CheckTimeout)
+	defer cancel()
+	buf, err := chromedp.Run(actx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return "", err
+	}
+	if !bytes.HasPrefix(buf, []byte("\x89PNG")) {
+		return "", fmt.Errorf("screenshot is not a PNG (%d bytes)", len(buf))
+	}
+	return fmt.Sprintf("PNG, %d bytes", len(buf)), nil
+}
+
+func (r *run) cast(ctx context.Context) (string, error) {
+	b, err := r.client.ScreenCast(ctx)
+	if err != nil {
+		if strings.Contains(err.Error(), "not enabled") {
+			return "", skip("screencast is not enabled in neko (NEKO_CAPTURE_SCREENCAST_ENABLED)")
+		}
+		return "", err
+	}
+	if !bytes.HasPrefix(b, []byte{0xff, 0xd8}) {
+		return "", fmt.Errorf("cast.jpg is not a JPEG (%d bytes)", len(b))
+	}
+	return fmt.Sprintf("JPEG, %d bytes", len(b)), nil
+}
+
+// handoff emulates a person: automation hands off, the person takes
+// control, releases, and automation takes it back.
+func (r *run) handoff(ctx context.Context) (string, error) {
+	if err := r.arb.Acquire(ctx); err != nil {
+		return "", err
+	}
+	pw, name := r.o.UserPassword, r.o.User+"-smoke-person"
+	if pw == "" {
+		pw = r.o.Password
+	}
+	pc, err := neko.NewClient(r.o.NekoURL, neko.Options{Cookies: r.o.Cookies})
+	if err != nil {
+		return "", err
+	}
+	if _, err := pc.Login(ctx, name, pw); err != nil {
+		return "", fmt.Errorf("emulated person: %w", err)
+	}
+	defer func() { _ = pc.Logout(context.WithoutCancel(ctx)) }()
+	pconn, err := pc.Connect(ctx, neko.ConnOptions{NoReconnect: true})
+	if err != nil {
+		return "", fmt.Errorf("emulated person: %w", err)
+	}
+	defer pconn.Close()
+	events, cancel := pconn.Subscribe()
+	defer cancel()
+
+	done := make(chan error, 1)
+	go func() { done <- r.arb.Handoff(ctx, "smoke test: a person takes over") }()
+	if err := waitFor(ctx, events, func(ev neko.Event) bool { return ev.Name == neko.EventSendBroadcast }); err != nil {
+		return "", fmt.Errorf("the person was never told about the handoff: %w", err)
+	}
+	if err := waitHostFree(ctx, pc); err != nil {
+		return "", err
+	}
+	if res, err := pc.RequestControl(ctx); err != nil || res != neko.ControlGranted {
+		return "", fmt.Errorf("the person could not take control: %v %v", res, err)
+	}
+	if err := pc.ReleaseControl(ctx); err != nil {
+		return "", err
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return "", err
+		}
+	case <-ctx.Done():
+		return "", fmt.Errorf("handoff did not end after the person released: %w", ctx.Err())
+	}
+	if err := r.arb.Wait(ctx); err != nil {
+		return "", fmt.Errorf("automation did not take control back: %w", err)
+	}
+	return "automation yielded, the person hosted and released, automation reclaimed", nil
+}
+
+func waitHostFree(ctx context.Context, c *neko.Client) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st, err := c.ControlStatus(ctx)
+		if err != nil {
+			return err
+		}
+		if !st.HasHost {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("codrive did not release control for the handoff: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func waitFor(ctx context.Context, events <-chan neko.Event, ok func(neko.Event) bool) error {
+	for {
+		select {
+		case ev, open := <-events:
+			if !open {
+				return errors.New("socket closed")
+			}
+			if ok(ev) {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// cleanup lets go of everything and checks the room is as it was found.
+func (r *run) cleanup(ctx context.Context) (string, error) {
+	var errs []error
+	if r.arb != nil {
+		if err := r.arb.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.page != nil {
+		if err := r.page.Detach(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	if r.client == nil || !r.admin {
+		return "", skip("released what it held; nothing to verify without an admin login")
+	}
+	defer func() { _ = r.client.Logout(context.WithoutCancel(ctx)) }()
+	st, err := r.client.ControlStatus(ctx)
+	if err != nil {
+		return "", errors.Join(append(errs, err)...)
+	}
+	if st.HasHost && strings.HasPrefix(st.HostID, r.o.User+"-") {
+		errs = append(errs, fmt.Errorf("codrive's session %s still hosts", st.HostID))
+	}
+	if r.settings != nil {
+		now, err := r.client.Settings(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		} else if !sameSettings(now, *r.settings) {
+			errs = append(errs, fmt.Errorf("settings changed: before %+v, after %+v", *r.settings, now))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	return "no codrive host left, settings as found", nil
+}
+
+// sameSettings compares what codrive may change or a person would notice;
+// plugin settings are opaque to codrive.
+func sameSettings(a, b neko.Settings) bool {
+	return a.PrivateMode == b.PrivateMode && a.LockedLogins == b.LockedLogins &&
+		a.LockedControls == b.LockedControls && a.ControlProtection == b.ControlProtection &&
+		a.ImplicitHosting == b.ImplicitHosting && a.InactiveCursors == b.InactiveCursors &&
+		a.MercifulReconnect == b.MercifulReconnect && a.HeartbeatInterval == b.HeartbeatInterval
+}
+
+func orBlank(s string) string {
+	if s == "" {
+		return "blank"
+	}
+	return s
+}
