@@ -94,6 +94,21 @@ func (h *Hub[T]) Close() {
 	}
 }
 
+// Halt ends every subscription at once: values not yet received are
+// dropped and each channel is closed before Halt returns. Unlike Close it
+// never waits on a reader, so an abandoned subscription cannot hold it up.
+func (h *Hub[T]) Halt() {
+	h.mu.Lock()
+	h.closed = true
+	subs := h.subs
+	h.subs = nil
+	h.mu.Unlock()
+	for s := range subs {
+		s.once.Do(func() { close(s.cancel) })
+		<-s.ended
+	}
+}
+
 // Len reports the number of live subscriptions.
 func (h *Hub[T]) Len() int {
 	h.mu.Lock()

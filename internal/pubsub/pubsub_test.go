@@ -81,3 +81,19 @@ func recv[T any](t *testing.T, ch <-chan T) T {
 	var zero T
 	return zero
 }
+
+func TestHaltDropsAndClosesAtOnce(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var h Hub[int]
+	ch, cancel := h.Subscribe()
+	defer cancel()
+	h.Publish(1) // never read
+	h.Halt()
+	if _, ok := <-ch; ok {
+		t.Fatal("Halt must drop queued values and close the channel")
+	}
+	late, _ := h.Subscribe()
+	if _, ok := <-late; ok {
+		t.Fatal("subscribe after Halt must give a closed channel")
+	}
+}

@@ -1,0 +1,77 @@
+package neko_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/codrive/codrive/neko"
+	"github.com/codrive/codrive/neko/nekotest"
+)
+
+// BenchmarkControlRoundTrip measures how long it takes to become host and to
+// see it: per iteration B asks for control while nobody hosts, waits until
+// its own Conn shows control/host with host=B, then releases and waits for
+// the control/host without host. A is connected too, as an audience, so
+// every change is broadcast to two sockets.
+func BenchmarkControlRoundTrip(b *testing.B) {
+	srv := newServer(b, nekotest.Options{})
+	ctx := context.Background()
+	connect(b, login(b, srv, "alice", userPW), neko.ConnOptions{})
+	bob := login(b, srv, "bob", userPW)
+	cb := connect(b, bob, neko.ConnOptions{})
+	eb := subscribe(b, cb)
+	id := bob.SessionID()
+
+	b.Run("REST", func(b *testing.B) {
+		for b.Loop() {
+			res, err := bob.RequestControl(ctx)
+			if err != nil || res != neko.ControlGranted {
+				b.Fatalf("request = %v, %v", res, err)
+			}
+			eb.until("host bob", hostIs(id))
+			if err := bob.ReleaseControl(ctx); err != nil {
+				b.Fatal(err)
+			}
+			eb.until("no host", hostIs(""))
+		}
+	})
+	b.Run("WS", func(b *testing.B) {
+		for b.Loop() {
+			if err := cb.RequestControl(); err != nil {
+				b.Fatal(err)
+			}
+			eb.until("host bob", hostIs(id))
+			if err := cb.ReleaseControl(); err != nil {
+				b.Fatal(err)
+			}
+			eb.until("no host", hostIs(""))
+		}
+	})
+}
+
+// BenchmarkLoginAndInit measures a cold start: a new Client logs in and
+// connects, up to system/init. Closing and logging out are not timed; the
+// logout keeps the room from growing (system/init lists every session).
+func BenchmarkLoginAndInit(b *testing.B) {
+	srv := newServer(b, nekotest.Options{})
+	ctx := context.Background()
+	for b.Loop() {
+		c, err := neko.NewClient(srv.URL, neko.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Login(ctx, "bench", userPW); err != nil {
+			b.Fatal(err)
+		}
+		cn, err := c.Connect(ctx, neko.ConnOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cn.Close()
+		if err := c.Logout(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
