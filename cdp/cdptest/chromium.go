@@ -167,7 +167,10 @@ func StartT(tb testing.TB, opts Options) *Chromium {
 // waitReady polls for DevToolsActivePort, then /json/version, until both
 // answer or ctx ends.
 func (c *Chromium) waitReady(ctx context.Context) (string, error) {
-	client := &http.Client{Timeout: 2 * time.Second}
+	// No keep-alive: a pooled idle connection would keep goroutines alive
+	// past the test and trip goleak in packages that check for leaks.
+	client := noKeepAlive()
+	client.Timeout = 2 * time.Second
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {

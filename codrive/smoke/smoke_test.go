@@ -13,7 +13,6 @@ import (
 	"github.com/codrive/codrive/neko/nekotest"
 )
 
-
 func opts(srv *nekotest.Server, c *cdptest.Chromium) Options {
 	return Options{
 		NekoURL: srv.URL, User: "codrive", Password: "admin", UserPassword: "neko",

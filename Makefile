@@ -1,0 +1,36 @@
+# codrive's developer and CI entry points. The set-up logic lives in scripts/
+# so that `make setup` and .ci/run run one implementation.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+GO ?= go
+# Bounded: each benchmark runs about BENCHTIME, the whole run at most 9m.
+BENCHTIME ?= 1s
+
+.PHONY: build test bench lint setup driver
+
+## build: compile every package, and the commands into bin/
+build:
+	$(GO) build ./...
+	@if [ -d cmd ]; then mkdir -p bin && $(GO) build -o bin/ ./cmd/... && echo "binaries in bin/: $$(ls bin | tr '\n' ' ')"; fi
+
+## test: the whole suite, against real Chromium (README: make test)
+test:
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+## bench: every benchmark once, time-boxed
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 9m ./...
+
+## lint: gofmt must have nothing to say, and go vet must pass
+lint:
+	@unformatted="$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './node_modules/*'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l: not formatted:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## setup: Debian chromium (+ tmux, docker-compose) and the Playwright driver
+setup:
+	bash scripts/setup.sh
+
+## driver: only the Playwright driver for playwright-go (into .cache/)
+driver:
+	bash scripts/install-playwright-driver.sh
