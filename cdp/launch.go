@@ -28,6 +28,9 @@ type LaunchOptions struct {
 	StartTimeout time.Duration
 	// ExtraFlags are appended to the standard flag set.
 	ExtraFlags []string
+	// Port is the debugging port; 0 lets Chromium pick a free one. A fixed
+	// port is for restarting a browser where a client expects it.
+	Port int
 	// URL is the page the first tab opens; default about:blank.
 	URL string
 }
@@ -99,7 +102,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Browser, error) {
 		// Port 0: Chromium picks a free port and writes it to
 		// DevToolsActivePort in the profile, so no port can be stolen
 		// between choosing it and binding it.
-		"--remote-debugging-port=0",
+		"--remote-debugging-port=" + strconv.Itoa(opts.Port),
 		"--user-data-dir=" + dir,
 	}
 	args = append(args, opts.ExtraFlags...)
@@ -119,6 +122,11 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Browser, error) {
 		dir:    dir,
 		stderr: stderr,
 		exited: make(chan struct{}),
+	}
+	if opts.Port != 0 {
+		// Chromium writes DevToolsActivePort only for a port it picked.
+		c.Port = opts.Port
+		c.URL = fmt.Sprintf("http://127.0.0.1:%d", opts.Port)
 	}
 	go func() {
 		_ = cmd.Wait()
