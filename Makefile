@@ -6,7 +6,11 @@ GO ?= go
 # Bounded: each benchmark runs about BENCHTIME, the whole run at most 9m.
 BENCHTIME ?= 1s
 
-.PHONY: build test bench lint setup driver
+.PHONY: build test bench lint setup driver demo
+
+## demo: set up, then show codrive on this machine alone (README: make demo)
+demo: setup
+	$(GO) run ./cmd/codrive demo
 
 ## build: compile every package, and the commands into bin/
 build:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/codrive/codrive/cdp"
+	"github.com/codrive/codrive/codrive/cdpproxy"
 	"github.com/codrive/codrive/internal/pubsub"
 )
 
@@ -23,6 +24,18 @@ type Options struct {
 	// ReattachMin and ReattachMax bound the backoff between attempts to
 	// attach again after Chromium went away. Defaults 500ms and 10s.
 	ReattachMin, ReattachMax time.Duration
+
+	// Listen, if set, starts the CDP gating proxy on this address (e.g.
+	// 127.0.0.1:9223, or 127.0.0.1:0 for a free port). Scripts connect to it
+	// instead of Chromium; their acting commands wait while a person drives.
+	Listen string
+	// Token is required by the proxy on a non-loopback Listen address.
+	Token string
+	// HoldTimeout fails a held command after this long; default 10m.
+	HoldTimeout time.Duration
+	// LogCDP logs proxied message bodies (they carry page data: off by
+	// default).
+	LogCDP bool
 }
 
 // Session is one codrive process's work: an Arbiter on the neko side and an
@@ -37,6 +50,9 @@ type Session struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	hub    pubsub.Hub[Event]
+
+	proxy *cdpproxy.Proxy
+	ctrl  *controller
 
 	mu      sync.Mutex
 	page    *cdp.Page
@@ -71,6 +87,21 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Session{Arbiter: arb, opts: opts, ctx: sctx, cancel: cancel}
+	if opts.Listen != "" {
+		ep, _ := cdp.ParseEndpoint(opts.CDPURL) // parsed fine: Attach succeeded
+		s.ctrl = newController(arb)
+		s.proxy, err = cdpproxy.Listen(cdpproxy.Options{
+			Upstream: ep.HTTP, Addr: opts.Listen, Token: opts.Token,
+			Controller: s.ctrl, HoldTimeout: opts.HoldTimeout, LogCDP: opts.LogCDP, Logger: opts.Logger,
+		})
+		if err != nil {
+			s.ctrl.close()
+			cancel()
+			_ = page.Detach()
+			_ = arb.Close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("codrive: CDP proxy: %w", err)
+		}
+	}
 	s.setPage(page)
 	evs, unsub := arb.Subscribe()
 	s.wg.Add(2)
@@ -87,6 +118,19 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 	}()
 	return s, nil
 }
+
+// ProxyURL is the CDP proxy's HTTP endpoint (e.g. http://127.0.0.1:9223),
+// or "" without Options.Listen. Point Playwright's ConnectOverCDP or
+// chromedp's remote allocator at it.
+func (s *Session) ProxyURL() string {
+	if s.proxy == nil {
+		return ""
+	}
+	return s.proxy.URL()
+}
+
+// Proxy is the CDP gating proxy, nil without Options.Listen.
+func (s *Session) Proxy() *cdpproxy.Proxy { return s.proxy }
 
 // Subscribe delivers the session's events from now on, in order, until the
 // session closes or cancel is called.
@@ -170,12 +214,18 @@ func (s *Session) followPage(page *cdp.Page) {
 				<-page.Done()
 				return
 			}
+			if i.URL == "" {
+				// Mid-navigation Chromium reports no URL for a moment.
+				continue
+			}
 			s.mu.Lock()
-			changed := s.info.URL != i.URL || s.info.Title != i.Title
+			// One event per navigation: titles settle in steps (Chromium
+			// shows the URL as a title first) and only update PageInfo.
+			changed := s.info.URL != i.URL
 			s.info = PageInfo{TargetID: i.TargetID, URL: i.URL, Title: i.Title, Attached: true}
 			s.mu.Unlock()
 			if changed {
-				s.note("page", "page: "+i.URL)
+				s.note("page", "navigated")
 			}
 		case <-page.Done():
 			return
@@ -217,7 +267,13 @@ func jitter(d time.Duration) time.Duration {
 // Close ends the session: the arbiter releases control and restores the
 // room (see Arbiter.Close), then the tab is let go, left open.
 func (s *Session) Close(ctx context.Context) error {
-	err := s.Arbiter.Close(ctx)
+	var err error
+	if s.proxy != nil {
+		// Scripts first: nothing may act once codrive starts letting go.
+		err = s.proxy.Close()
+		s.ctrl.close()
+	}
+	err = errors.Join(err, s.Arbiter.Close(ctx))
 	s.cancel()
 	if p := s.Page(); p != nil {
 		if derr := p.Detach(); derr != nil {

@@ -34,6 +34,29 @@ func arbiterFlags() []cli.Flag {
 	}
 }
 
+// proxyFlags configure the CDP gating proxy of attach --listen and run.
+func proxyFlags(listenDefault string) []cli.Flag {
+	listenUsage := "serve the CDP gating proxy on this address (scripts connect here instead of Chromium)"
+	return []cli.Flag{
+		&cli.StringFlag{Name: "listen", Value: listenDefault, EnvVars: []string{"CODRIVE_LISTEN"}, Usage: listenUsage},
+		&cli.StringFlag{Name: "token", EnvVars: []string{"CODRIVE_TOKEN"}, Usage: "token the proxy requires (?token= or Authorization: Bearer); mandatory on a non-loopback --listen"},
+		durationFlag("hold-timeout", 10*time.Minute, "fail a script's held command after this long"),
+		&cli.BoolFlag{Name: "log-cdp", Usage: "log proxied CDP messages, bodies included (they carry page data)"},
+	}
+}
+
+// withProxy fills the proxy options; with a proxy, idle release defaults to
+// 30s so viewers get the browser back when a script goes quiet.
+func withProxy(c *cli.Context, o *codrive.Options) {
+	o.Listen = c.String("listen")
+	o.Token = c.String("token")
+	o.HoldTimeout = c.Duration("hold-timeout")
+	o.LogCDP = c.Bool("log-cdp")
+	if o.Listen != "" && !c.IsSet("idle-release") {
+		o.IdleRelease = 30 * time.Second
+	}
+}
+
 func arbiterConfig(c *cli.Context) (codrive.Config, error) {
 	log, err := newLogger(c)
 	if err != nil {
@@ -75,7 +98,7 @@ func attachCommand() *cli.Command {
 		Description: `Prints one line per change: who holds control, why, and the page URL (--json: one JSON object per line).
 On SIGINT or SIGTERM it releases control, restores any room setting it changed and closes its neko socket cleanly; a second signal exits at once.`,
 		OnUsageError: usageError,
-		Flags: append(arbiterFlags(),
+		Flags: append(append(arbiterFlags(), proxyFlags("")...),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event"},
 			&cli.BoolFlag{Name: "acquire", Usage: "take host control at start (without stealing from a person unless --takeover)"},
 		),
@@ -94,9 +117,14 @@ func attach(c *cli.Context) error {
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 
-	s, err := codrive.Attach(ctx, codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")})
+	opts := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
+	withProxy(c, &opts)
+	s, err := codrive.Attach(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if u := s.ProxyURL(); u != "" {
+		fmt.Fprintf(c.App.ErrWriter, "codrive: CDP proxy on %s (point scripts here instead of %s)\n", u, c.String("cdp"))
 	}
 	events, cancel := s.Subscribe()
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -45,7 +46,9 @@ func TestWait(t *testing.T) {
 
 func TestSmokeCommand(t *testing.T) {
 	t.Parallel()
-	c := sharedChromium(t)
+	// Its own browser: smoke navigates the tab, and the status tests read
+	// the shared one.
+	c := cdptest.StartT(t, cdptest.Options{})
 	srv := nekotest.NewServer(nekotest.Options{ScreencastEnabled: true})
 	t.Cleanup(srv.Close)
 	junit := filepath.Join(t.TempDir(), "smoke.xml")
@@ -74,5 +77,24 @@ func TestSmokeCommand(t *testing.T) {
 	code, out, _ = runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "smoke", "--json")
 	if code != codrive.ExitFailure || !strings.Contains(out, `"passed": false`) || !strings.Contains(out, `"result": "fail"`) {
 		t.Fatalf("smoke with chromium down: exit %d\n%s", code, out)
+	}
+}
+
+func TestDemoPlain(t *testing.T) {
+	t.Parallel()
+	cdptest.Require(t)
+	code, out, errOut := runCLI(t, "demo", "--plain", "--pace", "20ms")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"asked for control: pausing automation (policy yield)",
+		"human        host=alice",
+		"result:        Order confirmed: Ada Lovelace, 3 item(s)",
+		"handoffs:      1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
 	}
 }

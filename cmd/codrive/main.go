@@ -76,8 +76,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			attachCommand(),
 			statusCommand(),
 			controlCommand(),
+			tuiCommand(),
 			waitCommand(),
 			smokeCommand(),
+			runCommand(),
+			demoCommand(),
 		},
 	}
 }

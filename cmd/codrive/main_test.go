@@ -38,6 +38,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as the script `codrive run` starts.
+	if h := os.Getenv("CODRIVE_TEST_CHILD"); h != "" {
+		os.Exit(child(h))
+	}
 	var err error
 	tmpDir, err = os.MkdirTemp("", "codrive-cli-test-")
 	if err != nil {

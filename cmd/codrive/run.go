@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/codrive/codrive/codrive"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a script against the browser through codrive's CDP proxy, then release control",
+		ArgsUsage: "-- CMD [ARGS...]",
+		Description: `Starts the arbiter and the CDP gating proxy on a free loopback port, runs CMD with
+CODRIVE_CDP_URL (the proxy's http URL, for Playwright's connectOverCDP or chromedp's remote allocator)
+and CODRIVE_CDP_WS (the browser WebSocket URL through the proxy) in its environment, forwards SIGINT
+and SIGTERM to it, and exits with its exit code after releasing control and restoring settings.
+While a person holds control, the script's acting commands wait; it only sees delay.
+
+   codrive run -- npx playwright test
+   codrive run -- go run ./myscript`,
+		OnUsageError: usageError,
+		Flags:        append(arbiterFlags(), proxyFlags("127.0.0.1:0")...),
+		Action:       runScript,
+	}
+}
+
+func runScript(c *cli.Context) error {
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return cli.Exit("usage: codrive run [flags] -- CMD [ARGS...]", codrive.ExitUsage)
+	}
+	cfg, err := arbiterConfig(c)
+	if err != nil {
+		return err
+	}
+	opts := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
+	withProxy(c, &opts)
+
+	// Until the child runs, a signal aborts codrive itself; from then on it
+	// goes to the child, and codrive ends when the child does.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	actx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-actx.Done():
+		}
+	}()
+	s, err := codrive.Attach(actx, opts)
+	if err != nil {
+		return err
+	}
+	shutdown := func() error {
+		sctx, scancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+		defer scancel()
+		return s.Close(sctx)
+	}
+	ws, err := s.Proxy().BrowserWSURL(actx)
+	if err != nil {
+		return errors.Join(fmt.Errorf("proxy: %w", err), shutdown())
+	}
+	if actx.Err() != nil {
+		return errors.Join(cli.Exit("interrupted", 130), shutdown())
+	}
+	cancel()
+
+	events, unsub := s.Subscribe()
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for ev := range events {
+			if ev.Kind == "state" || ev.Kind == "request" || ev.Kind == "handoff" || ev.Kind == "error" {
+				fmt.Fprintln(c.App.ErrWriter, "codrive: "+codrive.FormatEvent(ev))
+			}
+		}
+	}()
+
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.App.Writer, c.App.ErrWriter
+	cmd.Env = append(os.Environ(), "CODRIVE_CDP_URL="+s.ProxyURL(), "CODRIVE_CDP_WS="+ws)
+	// Its own process group: a terminal's Ctrl-C reaches codrive only, and
+	// codrive passes it on once, so the child does not get it twice.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		unsub()
+		<-printed
+		return errors.Join(cli.Exit(fmt.Sprintf("run %s: %v", args[0], err), 127), shutdown())
+	}
+	exited := make(chan struct{})
+	go func() {
+		forwarded := 0
+		for {
+			select {
+			case sig := <-sigs:
+				forwarded++
+				if forwarded > 1 {
+					// A second signal: the operator means it.
+					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+					continue
+				}
+				_ = syscall.Kill(-cmd.Process.Pid, sig.(syscall.Signal))
+			case <-exited:
+				return
+			}
+		}
+	}()
+	waitErr := cmd.Wait()
+	close(exited)
+	code := exitCode(cmd.ProcessState, waitErr)
+	closeErr := shutdown()
+	// Close drained the session's events into the printer; wait for it.
+	<-printed
+	unsub()
+	if closeErr != nil {
+		fmt.Fprintln(c.App.ErrWriter, "codrive: cleanup: "+oneLine(closeErr.Error()))
+		if code == 0 {
+			code = codrive.ExitFailure
+		}
+	}
+	if code != 0 {
+		return cli.Exit("", code)
+	}
+	return nil
+}
+
+// exitCode is the child's status as a shell reports it: its exit code, or
+// 128+N when signal N killed it.
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return codrive.ExitFailure
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if c := ps.ExitCode(); c >= 0 {
+		return c
+	}
+	if err != nil {
+		return codrive.ExitFailure
+	}
+	return 0
+}

@@ -1,0 +1,67 @@
+package codrive
+
+import (
+	"context"
+	"sync"
+
+	"github.com/codrive/codrive/codrive/cdpproxy"
+	"github.com/codrive/codrive/internal/pubsub"
+)
+
+// controller lets the CDP proxy gate scripts on the Arbiter: acting commands
+// wait for Wait, and Codrive.getState / Codrive.handoff / stateChanged speak
+// the Arbiter's state.
+type controller struct {
+	a    *Arbiter
+	hub  pubsub.Hub[cdpproxy.Status]
+	stop func()
+	wg   sync.WaitGroup
+}
+
+func newController(a *Arbiter) *controller {
+	c := &controller{a: a}
+	evs, cancel := a.Subscribe()
+	c.stop = cancel
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		var last cdpproxy.Status
+		for ev := range evs {
+			s := proxyStatus(ev.Status)
+			// Scripts care about who drives, not about every log line.
+			if s.State == last.State && s.Host == last.Host && s.Reason == last.Reason {
+				continue
+			}
+			last = s
+			c.hub.Publish(s)
+		}
+	}()
+	return c
+}
+
+func (c *controller) close() {
+	c.stop()
+	c.wg.Wait()
+	c.hub.Close()
+}
+
+func (c *controller) Wait(ctx context.Context) error { return c.a.Wait(ctx) }
+func (c *controller) Acted()                         { c.a.Touch() }
+func (c *controller) Status() cdpproxy.Status        { return proxyStatus(c.a.Status()) }
+func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
+	return c.hub.Subscribe()
+}
+func (c *controller) Handoff(ctx context.Context, reason string) error {
+	return c.a.Handoff(ctx, reason)
+}
+
+// proxyStatus maps the arbiter's state to the proxy's: "paused" while
+// codrive holds control but automation may not act (operator pause, a
+// handoff or a yield in progress).
+func proxyStatus(s Status) cdpproxy.Status {
+	state := string(s.State)
+	if s.Paused || (s.State == StateAutomation && !s.Go) {
+		state = cdpproxy.StatePaused
+	}
+	return cdpproxy.Status{State: state, Host: s.Host, HostName: s.HostName, Since: s.Since, Reason: s.Reason}
+}

@@ -1,0 +1,174 @@
+package tui
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/neko"
+)
+
+// t0 is the pinned clock of every test frame.
+var t0 = time.Date(2026, 8, 15, 10, 0, 0, 0, time.UTC)
+
+// fakeBackend records calls; each action's result comes from its hook, or
+// nil.
+type fakeBackend struct {
+	mu     sync.Mutex
+	status codrive.Status
+	page   codrive.PageInfo
+	admin  bool
+	calls  []string
+
+	acquire, release, take, pause func(ctx context.Context) error
+	give                          func(ctx context.Context, id string) error
+	handoff                       func(ctx context.Context, reason string) error
+}
+
+func (f *fakeBackend) record(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+}
+
+func (f *fakeBackend) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeBackend) set(fn func(*fakeBackend)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeBackend) Status() codrive.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.status
+	s.Pending = append([]codrive.PendingRequest(nil), s.Pending...)
+	return s
+}
+
+func (f *fakeBackend) PageInfo() codrive.PageInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.page
+}
+
+func (f *fakeBackend) Admin() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.admin
+}
+
+func call(ctx context.Context, hook func(context.Context) error) error {
+	if hook == nil {
+		return nil
+	}
+	return hook(ctx)
+}
+
+func (f *fakeBackend) Acquire(ctx context.Context) error {
+	f.record("acquire")
+	return call(ctx, f.acquire)
+}
+
+func (f *fakeBackend) Release(ctx context.Context) error {
+	f.record("release")
+	return call(ctx, f.release)
+}
+
+func (f *fakeBackend) Take(ctx context.Context) error {
+	f.record("take")
+	return call(ctx, f.take)
+}
+
+func (f *fakeBackend) Pause(ctx context.Context) error {
+	f.record("pause")
+	return call(ctx, f.pause)
+}
+
+func (f *fakeBackend) Resume() { f.record("resume") }
+
+func (f *fakeBackend) Give(ctx context.Context, id string) error {
+	f.record("give " + id)
+	if f.give == nil {
+		return nil
+	}
+	return f.give(ctx, id)
+}
+
+func (f *fakeBackend) Handoff(ctx context.Context, reason string) error {
+	f.record("handoff " + reason)
+	if f.handoff == nil {
+		return nil
+	}
+	return f.handoff(ctx, reason)
+}
+
+// scene is a room in a known state: codrive hosts, alice asked for control
+// (policy hold), bob watches.
+func scene() (*fakeBackend, neko.Room) {
+	b := &fakeBackend{
+		admin: true,
+		status: codrive.Status{
+			State:    codrive.StateAutomation,
+			Host:     "codrive-Ab3dE",
+			HostName: "codrive",
+			Since:    t0.Add(-75 * time.Second),
+			Reason:   "codrive (codrive-Ab3dE) took control",
+			Session:  "codrive-Ab3dE",
+			Policy:   codrive.PolicyHold,
+			Go:       true,
+			Pending: []codrive.PendingRequest{
+				{ID: "alice-x1Y2z", Name: "alice", Since: t0.Add(-12 * time.Second)},
+			},
+		},
+		page: codrive.PageInfo{TargetID: "8F3A0C2B5D7E4F6A9B1C3D5E7F9A1B3C", URL: "https://example.test/checkout", Title: "Checkout", Attached: true},
+	}
+	conn := t0.Add(-10 * time.Minute)
+	room := neko.Room{
+		SessionID: "codrive-Ab3dE",
+		Host:      neko.ControlHost{ID: "codrive-Ab3dE", HasHost: true, HostID: "codrive-Ab3dE"},
+		Sessions: map[string]neko.SessionData{
+			"codrive-Ab3dE": {ID: "codrive-Ab3dE", Profile: neko.MemberProfile{Name: "codrive", IsAdmin: true, CanHost: true}, State: neko.SessionState{IsConnected: true, ConnectedSince: &conn}},
+			"alice-x1Y2z":   {ID: "alice-x1Y2z", Profile: neko.MemberProfile{Name: "alice", CanHost: true}, State: neko.SessionState{IsConnected: true, IsWatching: true}},
+			"bob-Qq7Rr":     {ID: "bob-Qq7Rr", Profile: neko.MemberProfile{Name: "bob", CanHost: true}, State: neko.SessionState{IsConnected: true, IsWatching: true}},
+			"zed-00000":     {ID: "zed-00000", Profile: neko.MemberProfile{Name: "zed"}},
+		},
+		Connected:       true,
+		LastServerFrame: t0.Add(-3 * time.Second),
+		Reconnects:      1,
+	}
+	return b, room
+}
+
+// plainRenderer renders without colours or attributes, so frames compare
+// as text.
+func plainRenderer() *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	return r
+}
+
+func testOptions(room neko.Room) Options {
+	return Options{
+		NekoURL:  "http://neko.test:8080",
+		Room:     func() neko.Room { return room },
+		Now:      func() time.Time { return t0 },
+		Refresh:  -1,
+		Renderer: plainRenderer(),
+	}
+}
+
+// stamp builds events at the pinned clock.
+func event(kind, reason string, st codrive.Status, page *codrive.PageInfo) codrive.Event {
+	return codrive.Event{Time: t0, Kind: kind, Reason: reason, Status: st, Page: page}
+}
