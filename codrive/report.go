@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/neko"
@@ -233,12 +232,4 @@ func ExitCodeFor(err error) int {
 	default:
 		return ExitFailure
 	}
-}
-
-// sinceText renders an age for humans ("12s").
-func sinceText(t time.Time, now time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return now.Sub(t).Round(time.Second).String()
 }
