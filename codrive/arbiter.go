@@ -197,7 +197,7 @@ func newArbiter(cfg Config, client *neko.Client, conn *neko.Conn, admin bool) *A
 	// Subscribe before reading the room, so no event falls between the two.
 	evs, unsub := conn.Subscribe()
 	a.mu.Lock()
-	a.refreshLocked(neko.Event{Name: neko.EventSystemInit, Time: time.Now()}, "connected")
+	a.refreshLocked("connected")
 	a.mu.Unlock()
 	a.wg.Add(1)
 	go func() {
@@ -284,7 +284,7 @@ func (a *Arbiter) handle(ev neko.Event) {
 	defer a.mu.Unlock()
 	switch ev.Name {
 	case neko.EventControlRequest:
-		a.refreshLocked(ev, "")
+		a.refreshLocked("")
 		if p, ok := ev.Payload.(*neko.SessionID); ok {
 			a.onRequestLocked(p.ID)
 		}
@@ -294,7 +294,7 @@ func (a *Arbiter) handle(ev neko.Event) {
 		if cs, ok := ev.Payload.(*neko.ConnState); ok {
 			reason = describeConnState("reconnecting to neko", cs)
 		}
-		a.refreshLocked(ev, reason)
+		a.refreshLocked(reason)
 		a.emitLocked("connection", "", reason)
 		return
 	case neko.EventReconnected:
@@ -303,7 +303,7 @@ func (a *Arbiter) handle(ev neko.Event) {
 			reason = "reconnected to neko with a new session (neko restarted)"
 		}
 		a.onReconnectedLocked()
-		a.refreshLocked(ev, reason)
+		a.refreshLocked(reason)
 		a.emitLocked("connection", "", reason)
 		a.maybeAcquireLocked()
 		return
@@ -312,7 +312,7 @@ func (a *Arbiter) handle(ev neko.Event) {
 		if cs, ok := ev.Payload.(*neko.ConnState); ok {
 			reason = describeConnState("neko connection closed", cs)
 		}
-		a.refreshLocked(ev, reason)
+		a.refreshLocked(reason)
 		if !a.closing {
 			a.emitLocked("error", "", reason)
 		}
@@ -324,7 +324,7 @@ func (a *Arbiter) handle(ev neko.Event) {
 	case neko.EventSystemSettings:
 		a.onSettingsLocked(ev)
 	}
-	a.refreshLocked(ev, "")
+	a.refreshLocked("")
 }
 
 func describeConnState(prefix string, cs *neko.ConnState) string {
@@ -342,7 +342,7 @@ func describeConnState(prefix string, cs *neko.ConnState) string {
 
 // refreshLocked re-derives the state from the room snapshot and, when who
 // hosts changed, records it with its actor and reason.
-func (a *Arbiter) refreshLocked(ev neko.Event, reason string) {
+func (a *Arbiter) refreshLocked(reason string) {
 	room := a.conn.Room()
 	st, host, name := derive(room)
 	a.status.Session = room.SessionID
@@ -1004,4 +1004,19 @@ func (a *Arbiter) Take(ctx context.Context) error {
 		return fmt.Errorf("take control: %w", err)
 	}
 	return nil
+}
+
+// Done is closed when codrive's neko connection has ended for good: Close,
+// or neko refusing it (a password that no longer works after a restart,
+// another socket taking over the session). Err says why.
+func (a *Arbiter) Done() <-chan struct{} { return a.conn.Done() }
+
+// Err is why the neko connection ended, nil while it lives.
+func (a *Arbiter) Err() error {
+	select {
+	case <-a.conn.Done():
+		return a.conn.Err()
+	default:
+		return nil
+	}
 }

@@ -156,7 +156,12 @@ func attach(c *cli.Context) error {
 		}
 	}
 	if runErr == nil {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-s.Done():
+			// neko refused codrive for good: reconnecting cannot help.
+			runErr = fmt.Errorf("neko connection ended: %w", s.Err())
+		}
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
 	defer scancel()

@@ -577,3 +577,45 @@ func TestAttachChromiumMissing(t *testing.T) {
 		t.Fatal("a failed attach left a neko session")
 	}
 }
+
+// neko comes back with another admin password: codrive cannot log in again,
+// so attach must say so and exit (3), not sit disconnected forever.
+func TestAttachExitsWhenNekoRefusesItForGood(t *testing.T) {
+	t.Parallel()
+	c := sharedChromium(t)
+	srv := newNeko(t, nil)
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errOut := runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", c.URL, "attach")
+		done <- result{code, out, errOut}
+	}()
+	if _, err := srv.WaitFor(ctxT(t), func(st nekotest.State) bool {
+		for _, s := range st.Sessions {
+			if s.Profile.Name == "codrive" && s.State.IsConnected {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	srv.Stop()
+	srv2, err := nekotest.Start(nekotest.Options{Addr: addr, AdminPassword: "rotated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	select {
+	case r := <-done:
+		if r.code != codrive.ExitAuth || !strings.Contains(r.errOut, "neko connection ended") {
+			t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("attach kept running after neko refused it for good")
+	}
+}
