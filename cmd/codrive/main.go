@@ -17,7 +17,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/neko"
 )
 
 const exitHelp = `EXIT CODES:
@@ -104,6 +106,13 @@ func validateGlobal(c *cli.Context) error {
 	}
 	if c.IsSet("password") && c.IsSet("password-file") {
 		return cli.Exit("--password and --password-file are mutually exclusive", codrive.ExitUsage)
+	}
+	// A malformed address is a usage error, not an unreachable server.
+	if _, err := neko.NewClient(c.String("neko"), neko.Options{}); err != nil {
+		return cli.Exit("--neko: "+err.Error(), codrive.ExitUsage)
+	}
+	if _, err := cdp.ParseEndpoint(c.String("cdp")); err != nil {
+		return cli.Exit("--cdp: "+err.Error(), codrive.ExitUsage)
 	}
 	return nil
 }

@@ -303,6 +303,8 @@ func TestUsageErrors(t *testing.T) {
 		{"--password", "x", "--password-file", "y", "status"},
 		{"--password-file", "/nonexistent/file", "status"},
 		{"attach", "--reclaim-after", "soon"},
+		{"--neko", "ftp://x", "control", "reset"},
+		{"--cdp", "garbage url", "status"},
 	}
 	for _, args := range cases {
 		code, out, errOut := runCLI(t, args...)
