@@ -128,25 +128,26 @@ func attach(c *cli.Context) error {
 	}
 	events, cancel := s.Subscribe()
 	defer cancel()
+	print := func(ev codrive.Event) {
+		if c.Bool("json") {
+			_ = codrive.WriteEventJSON(c.App.Writer, ev)
+		} else {
+			fmt.Fprintln(c.App.Writer, codrive.FormatEvent(ev))
+		}
+	}
+	// The first line comes before the printer starts: one writer at a time,
+	// and the events meanwhile wait in the subscription, in order.
+	first := codrive.Event{Time: time.Now(), Kind: "state", Reason: "attached", Status: s.Status()}
+	info := s.PageInfo()
+	first.Page = &info
+	print(first)
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
 		for ev := range events {
-			if c.Bool("json") {
-				_ = codrive.WriteEventJSON(c.App.Writer, ev)
-			} else {
-				fmt.Fprintln(c.App.Writer, codrive.FormatEvent(ev))
-			}
+			print(ev)
 		}
 	}()
-	first := codrive.Event{Time: time.Now(), Kind: "state", Reason: "attached", Status: s.Status()}
-	info := s.PageInfo()
-	first.Page = &info
-	if c.Bool("json") {
-		_ = codrive.WriteEventJSON(c.App.Writer, first)
-	} else {
-		fmt.Fprintln(c.App.Writer, codrive.FormatEvent(first))
-	}
 
 	var runErr error
 	if c.Bool("acquire") {

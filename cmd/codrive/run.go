@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -77,19 +79,20 @@ func runScript(c *cli.Context) error {
 	}
 	cancel()
 
+	errOut := serialized(c.App.ErrWriter)
 	events, unsub := s.Subscribe()
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
 		for ev := range events {
 			if ev.Kind == "state" || ev.Kind == "request" || ev.Kind == "handoff" || ev.Kind == "error" {
-				fmt.Fprintln(c.App.ErrWriter, "codrive: "+codrive.FormatEvent(ev))
+				fmt.Fprintln(errOut, "codrive: "+codrive.FormatEvent(ev))
 			}
 		}
 	}()
 
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.App.Writer, c.App.ErrWriter
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.App.Writer, errOut
 	cmd.Env = append(os.Environ(), "CODRIVE_CDP_URL="+s.ProxyURL(), "CODRIVE_CDP_WS="+ws)
 	// Its own process group: a terminal's Ctrl-C reaches codrive only, and
 	// codrive passes it on once, so the child does not get it twice.
@@ -125,7 +128,7 @@ func runScript(c *cli.Context) error {
 	<-printed
 	unsub()
 	if closeErr != nil {
-		fmt.Fprintln(c.App.ErrWriter, "codrive: cleanup: "+oneLine(closeErr.Error()))
+		fmt.Fprintln(errOut, "codrive: cleanup: "+oneLine(closeErr.Error()))
 		if code == 0 {
 			code = codrive.ExitFailure
 		}
@@ -152,4 +155,25 @@ func exitCode(ps *os.ProcessState, err error) int {
 		return codrive.ExitFailure
 	}
 	return 0
+}
+
+// serialized lets codrive's event printer and the child share a writer. A
+// file is left as it is: exec hands its descriptor to the child (which then
+// still sees a terminal), and single writes to it do not interleave.
+func serialized(w io.Writer) io.Writer {
+	if _, ok := w.(*os.File); ok {
+		return w
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
