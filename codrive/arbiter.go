@@ -124,7 +124,10 @@ type Arbiter struct {
 	wantHost bool
 	// humanHad is set when a person took control from automation (or got it
 	// by a yield); with NoReclaim it stops automatic reclaiming.
-	humanHad       bool
+	humanHad bool
+	// humanTurns counts every time a person became host, so a waiter can
+	// tell "a person took control since then" even if they already let go.
+	humanTurns     int
 	freeAfterHuman bool
 	freeSince      time.Time
 	requesting     bool
@@ -323,6 +326,13 @@ func (a *Arbiter) handle(ev neko.Event) {
 		}
 	case neko.EventSystemSettings:
 		a.onSettingsLocked(ev)
+	case neko.EventControlHost:
+		// Counted from the event, not the snapshot: the snapshot may
+		// already be past a person's quick take-and-release.
+		if p, ok := ev.Payload.(*neko.ControlHost); ok && p.HasHost && p.HostID != a.conn.Room().SessionID {
+			a.humanTurns++
+			a.notifyLocked()
+		}
 	}
 	a.refreshLocked("")
 }
@@ -847,6 +857,11 @@ func (a *Arbiter) Handoff(ctx context.Context, reason string) error {
 	}
 	a.handoff = reason
 	a.nextReason = "handoff: " + reason
+	turns := a.humanTurns
+	if a.status.State == StateHuman {
+		// A person already hosts: their turn is the one we wait out.
+		turns--
+	}
 	a.notifyLocked()
 	a.emitLocked("handoff", "", "handoff started: "+reason)
 	a.mu.Unlock()
@@ -872,24 +887,27 @@ func (a *Arbiter) Handoff(ctx context.Context, reason string) error {
 	if err := a.release(ctx); err != nil {
 		return fmt.Errorf("handoff: %w", err)
 	}
-	if err := a.waitState(ctx, func(s State) bool { return s == StateHuman }); err != nil {
+	// Count turns rather than sample the state: a person may take control
+	// and release it again before this goroutine looks.
+	if err := a.waitLocked(ctx, func() bool { return a.humanTurns > turns }); err != nil {
 		return fmt.Errorf("handoff (%s): no person took control: %w", reason, err)
 	}
-	if err := a.waitState(ctx, func(s State) bool { return s == StateFree || s == StateAutomation }); err != nil {
+	if err := a.waitLocked(ctx, func() bool { return a.status.State == StateFree || a.status.State == StateAutomation }); err != nil {
 		return fmt.Errorf("handoff (%s): the person still holds control: %w", reason, err)
 	}
 	return nil
 }
 
-func (a *Arbiter) waitState(ctx context.Context, ok func(State) bool) error {
+// waitLocked waits until ok, which runs with a.mu held, is true.
+func (a *Arbiter) waitLocked(ctx context.Context, ok func() bool) error {
 	for {
 		a.mu.Lock()
-		st, ch, closing := a.status.State, a.changed, a.closing
+		done, ch, closing := ok(), a.changed, a.closing
 		a.mu.Unlock()
 		if closing {
 			return ErrClosed
 		}
-		if ok(st) {
+		if done {
 			return nil
 		}
 		select {

@@ -725,3 +725,36 @@ func TestTakeNeedsAdmin(t *testing.T) {
 		t.Fatalf("take as user: %v", err)
 	}
 }
+
+// A person may take control and give it back before the arbiter looks: the
+// handoff must still see their turn. Holding the arbiter's lock while the
+// person takes and releases makes that happen every time: by the time the
+// arbiter handles neko's events, its room snapshot already shows no host.
+func TestHandoffSeesAQuickTurn(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	a, evs := startArbiter(t, testConfig(srv, PolicyYield))
+	alice := newPerson(t, srv, "alice", false)
+	acquire(t, a, srv)
+	done := make(chan error, 1)
+	go func() { done <- a.Handoff(ctxT(t), "quick") }()
+	nextEvent(t, evs, "released for the handoff", isState(StateFree))
+
+	a.mu.Lock()
+	res, err := alice.client.RequestControl(ctxT(t))
+	if err == nil {
+		err = alice.client.ReleaseControl(ctxT(t))
+	}
+	a.mu.Unlock()
+	if err != nil || res != neko.ControlGranted {
+		t.Fatalf("alice's turn: %v %v", res, err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the handoff missed the person's quick turn")
+	}
+}
