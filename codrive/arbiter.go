@@ -492,6 +492,11 @@ func (a *Arbiter) holdMessageLocked() string {
 // yieldTo hands control to the person who asked for it.
 func (a *Arbiter) yieldTo(ctx context.Context, id string) {
 	if a.cfg.Policy == PolicyFinishStep {
+		a.mu.Lock()
+		if n := a.inflight; n > 0 {
+			a.emitLocked("yield", id, fmt.Sprintf("waiting for %d automation step(s) in flight before yielding to %s", n, describeHost(id, a.nameLocked(id))))
+		}
+		a.mu.Unlock()
 		if err := a.waitSteps(ctx, a.cfg.StepTimeout); err != nil {
 			a.mu.Lock()
 			a.emitLocked("error", "", fmt.Sprintf("step in flight did not finish within %s; yielding anyway", a.cfg.StepTimeout))
@@ -631,22 +636,36 @@ func (a *Arbiter) Begin(ctx context.Context) (func(), error) {
 		}
 		a.mu.Lock()
 		if a.gateOpenLocked() {
-			a.inflight++
-			a.lastActive = time.Now()
+			end := a.stepStartedLocked()
 			a.mu.Unlock()
-			var once sync.Once
-			return func() {
-				once.Do(func() {
-					a.mu.Lock()
-					a.inflight--
-					a.lastActive = time.Now()
-					a.armIdleLocked()
-					a.notifyLocked()
-					a.mu.Unlock()
-				})
-			}, nil
+			return end, nil
 		}
 		a.mu.Unlock()
+	}
+}
+
+// StepStarted counts an automation step that has already passed the gate
+// (the CDP proxy's acting commands, from forwarding to Chromium's answer)
+// until the returned func is called. Policy finish-step waits for it.
+func (a *Arbiter) StepStarted() func() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stepStartedLocked()
+}
+
+func (a *Arbiter) stepStartedLocked() func() {
+	a.inflight++
+	a.lastActive = time.Now()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			a.inflight--
+			a.lastActive = time.Now()
+			a.armIdleLocked()
+			a.notifyLocked()
+			a.mu.Unlock()
+		})
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 )
 
 // controller lets the CDP proxy gate scripts on the Arbiter: acting commands
-// wait for Wait, and Codrive.getState / Codrive.handoff / stateChanged speak
-// the Arbiter's state.
+// wait for Wait and count as steps in flight until Chromium answers them
+// (cdpproxy.StepTracker), and Codrive.getState / Codrive.handoff /
+// stateChanged speak the Arbiter's state.
 type controller struct {
 	a    *Arbiter
 	hub  pubsub.Hub[cdpproxy.Status]
@@ -47,6 +48,7 @@ func (c *controller) close() {
 
 func (c *controller) Wait(ctx context.Context) error { return c.a.Wait(ctx) }
 func (c *controller) Acted()                         { c.a.Touch() }
+func (c *controller) StepStarted() func()            { return c.a.StepStarted() }
 func (c *controller) Status() cdpproxy.Status        { return proxyStatus(c.a.Status()) }
 func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
 	return c.hub.Subscribe()

@@ -2,15 +2,18 @@ package codrive
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 	"github.com/playwright-community/playwright-go"
 
 	"github.com/codrive/codrive/cdp/cdptest"
@@ -276,4 +279,169 @@ func TestScriptHelpersNeedProxy(t *testing.T) {
 	if _, err := s.Playwright(nil); err != ErrNoProxy {
 		t.Fatalf("Playwright without proxy: %v", err)
 	}
+}
+
+// Policy finish-step with a proxied script: a command already forwarded to
+// Chromium (here an evaluation awaiting a slow fetch) finishes before the
+// person gets control.
+func TestFinishStepWaitsForProxiedCommand(t *testing.T) {
+	t.Parallel()
+	c := cdptest.StartT(t, cdptest.Options{})
+	srv := newNeko(t, nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			once.Do(func() { close(started) })
+			<-release
+			fmt.Fprint(w, "done")
+			return
+		}
+		fmt.Fprint(w, `<!doctype html><title>slow</title>`)
+	}))
+	defer site.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	s, evs := startSession(t, c, testConfig(srv, PolicyFinishStep))
+
+	cl := dialProxy(t, s)
+	page := cl.attachPage(t)
+	cl.call(t, 1, "Page.navigate", page, map[string]any{"url": site.URL})
+	nextEvent(t, evs, "automation", isState(StateAutomation))
+	// Forwarded at once (automation hosts), answered only once /slow returns.
+	cl.send(t, 2, "Runtime.evaluate", page, map[string]any{"expression": "fetch('/slow').then(r => r.text())", "awaitPromise": true})
+	select {
+	case <-started:
+	case <-time.After(testTimeout):
+		t.Fatal("the evaluation never reached the page")
+	}
+
+	alice := newPerson(t, srv, "alice", false)
+	if _, err := alice.client.RequestControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	req := nextEvent(t, evs, "request", func(ev Event) bool { return ev.Kind == "request" })
+	if req.Status.Go {
+		t.Fatal("the gate must close at the request")
+	}
+	y := nextEvent(t, evs, "finish-step waiting", func(ev Event) bool { return ev.Kind == "yield" })
+	if !strings.Contains(y.Reason, "1 automation step(s) in flight") {
+		t.Fatalf("yield event: %q", y.Reason)
+	}
+	if st, err := alice.client.ControlStatus(ctxT(t)); err != nil || st.HostID != s.Status().Session {
+		t.Fatalf("control moved while a command was in flight: %+v %v", st, err)
+	}
+	close(release)
+	if got := cl.wait(t, 2); !strings.Contains(string(got), `"done"`) {
+		t.Fatalf("evaluation result %s", got)
+	}
+	if err := srv.WaitHost(ctxT(t), alice.id()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cdpClient is a bare CDP client over gorilla, for commands whose timing a
+// test must control.
+type cdpClient struct {
+	ws      *websocket.Conn
+	mu      sync.Mutex
+	answers map[int]chan json.RawMessage
+}
+
+func dialProxy(t *testing.T, s *Session) *cdpClient {
+	t.Helper()
+	ws, err := s.Proxy().BrowserWSURL(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial(ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cdpClient{ws: conn, answers: map[int]chan json.RawMessage{}}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		for {
+			var m struct {
+				ID int `json:"id"`
+			}
+			_, raw, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if json.Unmarshal(raw, &m) != nil || m.ID == 0 {
+				continue
+			}
+			c.mu.Lock()
+			ch := c.answers[m.ID]
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- raw
+			}
+		}
+	}()
+	return c
+}
+
+func (c *cdpClient) send(t *testing.T, id int, method, session string, params any) {
+	t.Helper()
+	c.mu.Lock()
+	c.answers[id] = make(chan json.RawMessage, 1)
+	c.mu.Unlock()
+	msg := map[string]any{"id": id, "method": method, "params": params}
+	if session != "" {
+		msg["sessionId"] = session
+	}
+	if err := c.ws.WriteJSON(msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *cdpClient) wait(t *testing.T, id int) json.RawMessage {
+	t.Helper()
+	c.mu.Lock()
+	ch := c.answers[id]
+	c.mu.Unlock()
+	select {
+	case raw := <-ch:
+		return raw
+	case <-time.After(testTimeout):
+		t.Fatalf("no answer to command %d", id)
+	}
+	return nil
+}
+
+func (c *cdpClient) call(t *testing.T, id int, method, session string, params any) json.RawMessage {
+	t.Helper()
+	c.send(t, id, method, session, params)
+	return c.wait(t, id)
+}
+
+// attachPage attaches to the first page target and returns its session id.
+func (c *cdpClient) attachPage(t *testing.T) string {
+	t.Helper()
+	var got struct {
+		Result struct {
+			TargetInfos []struct{ TargetID, Type string }
+		}
+	}
+	if err := json.Unmarshal(c.call(t, 100, "Target.getTargets", "", map[string]any{}), &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, ti := range got.Result.TargetInfos {
+		if ti.Type == "page" {
+			var att struct{ Result struct{ SessionID string } }
+			if err := json.Unmarshal(c.call(t, 101, "Target.attachToTarget", "", map[string]any{"targetId": ti.TargetID, "flatten": true}), &att); err != nil {
+				t.Fatal(err)
+			}
+			return att.Result.SessionID
+		}
+	}
+	t.Fatal("no page target")
+	return ""
 }

@@ -88,7 +88,9 @@ type Status struct {
 
 // Event is one thing that happened in the arbitration. Kind is one of
 // "state" (who holds control changed), "request" (a person asked for
-// control), "handoff", "pause", "resume", "settings", "connection", "error".
+// control), "yield" (finish-step waits for steps in flight), "handoff",
+// "pause", "resume", "settings", "connection", "error"; a Session adds
+// "page" and "browser".
 type Event struct {
 	Time      time.Time `json:"time"`
 	Kind      string    `json:"kind"`

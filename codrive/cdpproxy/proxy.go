@@ -79,6 +79,17 @@ type Controller interface {
 	Handoff(ctx context.Context, reason string) error
 }
 
+// StepTracker is implemented by a Controller that wants to know which
+// acting commands are in flight: from the moment the proxy forwards one to
+// Chromium until Chromium answers it, or the connection ends. codrive's
+// finish-step policy waits for them before it hands control to a person, so
+// that, say, a navigation already under way completes first.
+type StepTracker interface {
+	// StepStarted is called just before an acting command is forwarded;
+	// the proxy calls done exactly once when it is answered.
+	StepStarted() (done func())
+}
+
 // Arbitration states a Status reports.
 const (
 	StateFree         = "free"

@@ -30,6 +30,7 @@ const specBase = -1 << 30
 
 var (
 	prefixOwnResponse = []byte(`{"id":-`)
+	prefixResponse    = []byte(`{"id":`)
 	// Chromium writes "method" first in events, so a prefix test is enough
 	// to find the few events the proxy reads, without parsing the rest
 	// (screencast frames, network bodies) at all.
@@ -83,6 +84,14 @@ type relay struct {
 
 	worlds worlds
 
+	// steps tracks acting commands in flight for a StepTracker controller,
+	// keyed by the client's command id (CDP clients number commands per
+	// connection, whatever the session).
+	steps    StepTracker
+	stepMu   sync.Mutex
+	inflight map[string]func()
+	nflight  atomic.Int32
+
 	specMu  sync.Mutex
 	specs   map[int64]chan []byte
 	specSeq atomic.Int64
@@ -133,6 +142,8 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request) {
 		specs:     make(map[int64]chan []byte),
 		cdEnabled: make(map[string]bool),
 	}
+	rl.steps, _ = p.ctrl.(StepTracker)
+	rl.inflight = make(map[string]func())
 	rl.log = p.log.With("conn", rl.id)
 	rl.worlds.init()
 	rl.ctx, rl.cancel = context.WithCancel(p.ctx)
@@ -156,6 +167,14 @@ func (r *relay) run() {
 	}()
 	r.pumpClient()
 	r.wg.Wait()
+	// Commands Chromium will never answer now are no longer in flight.
+	r.stepMu.Lock()
+	for id, done := range r.inflight {
+		done()
+		delete(r.inflight, id)
+	}
+	r.nflight.Store(0)
+	r.stepMu.Unlock()
 	// The drain empties the queue before it ends; anything a failed start
 	// left is dropped here so Stats.Held stays true.
 	r.qmu.Lock()
@@ -222,6 +241,7 @@ func (r *relay) pumpUpstream() {
 			r.p.putBuf(buf)
 			continue
 		}
+		r.noteAnswer(msg)
 		if r.p.opts.LogCDP {
 			r.log.Debug("cdpproxy: chromium → client", "msg", truncate(string(msg), 4096))
 		}
@@ -349,7 +369,7 @@ func (r *relay) act(mt int, msg []byte, h *cmdHeader, evaluation bool) {
 	// ahead of this command. Automation holding control is exactly when
 	// Wait would return nil at once, so skipping it changes nothing.
 	if !busy && state == StateAutomation {
-		if r.forward(mt, msg) == nil {
+		if r.forwardStep(mt, msg, h.ID) == nil {
 			r.ctrl.Acted()
 		}
 		return
@@ -445,10 +465,63 @@ func (r *relay) process(h *heldCmd) bool {
 		_ = r.replyError(&h.hdr, -32000, msg)
 		return false
 	}
-	if r.forward(h.mt, h.msg) == nil {
+	if r.forwardStep(h.mt, h.msg, h.hdr.ID) == nil {
 		r.ctrl.Acted()
 	}
 	return true
+}
+
+// forwardStep forwards an acting command, counted in flight for a
+// StepTracker until Chromium answers it. It is registered first: the answer
+// may come back before Write returns.
+func (r *relay) forwardStep(mt int, msg []byte, id json.RawMessage) error {
+	if r.steps == nil || len(id) == 0 {
+		return r.forward(mt, msg)
+	}
+	key := string(id)
+	done := r.steps.StepStarted()
+	r.stepMu.Lock()
+	if prev, dup := r.inflight[key]; dup {
+		prev() // a client reusing an id: the earlier one is forgotten
+	} else {
+		r.nflight.Add(1)
+	}
+	r.inflight[key] = done
+	r.stepMu.Unlock()
+	err := r.forward(mt, msg)
+	if err != nil {
+		r.stepAnswered(key)
+	}
+	return err
+}
+
+// stepAnswered ends the step of command id, if one is in flight.
+func (r *relay) stepAnswered(key string) {
+	r.stepMu.Lock()
+	done, ok := r.inflight[key]
+	if ok {
+		delete(r.inflight, key)
+		r.nflight.Add(-1)
+	}
+	r.stepMu.Unlock()
+	if ok {
+		done()
+	}
+}
+
+// noteAnswer ends a step when msg is Chromium's answer to one. Chromium
+// writes the id first ({"id":N,...}), so only that prefix is read, and only
+// while something is in flight.
+func (r *relay) noteAnswer(msg []byte) {
+	if r.nflight.Load() == 0 || !bytes.HasPrefix(msg, prefixResponse) {
+		return
+	}
+	rest := msg[len(prefixResponse):]
+	end := bytes.IndexAny(rest, ",}")
+	if end <= 0 {
+		return
+	}
+	r.stepAnswered(string(rest[:end]))
 }
 
 // failQueue fails every command queued behind failed: they were sent under
