@@ -159,26 +159,9 @@ func (c *Browser) waitReady(ctx context.Context) (string, error) {
 				c.URL = fmt.Sprintf("http://127.0.0.1:%d", c.Port)
 			}
 		}
-		if c.Port == 0 {
-			select {
-			case <-ctx.Done():
-				return "", ctx.Err()
-			case <-c.exited:
-				return "", errors.New("chromium exited")
-			case <-tick.C:
-			}
-			continue
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/json/version", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			var v struct {
-				WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
-			}
-			derr := json.NewDecoder(resp.Body).Decode(&v)
-			resp.Body.Close()
-			if derr == nil && v.WebSocketDebuggerURL != "" {
-				return v.WebSocketDebuggerURL, nil
+		if c.Port != 0 {
+			if ws := browserWS(ctx, client, c.URL); ws != "" {
+				return ws, nil
 			}
 		}
 		select {
@@ -222,6 +205,27 @@ func (c *Browser) Close() {
 		}
 		os.RemoveAll(c.dir)
 	})
+}
+
+// browserWS asks /json/version for the browser's WebSocket URL; "" while
+// Chromium does not answer yet.
+func browserWS(ctx context.Context, client *http.Client, base string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/json/version", nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var v struct {
+		WebSocketDebuggerURL string `json:"webSocketDebuggerUrl"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&v) != nil {
+		return ""
+	}
+	return v.WebSocketDebuggerURL
 }
 
 // readActivePort reads the port Chromium wrote to DevToolsActivePort; 0 while

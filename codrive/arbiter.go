@@ -329,7 +329,9 @@ func (a *Arbiter) handle(ev neko.Event) {
 	case neko.EventControlHost:
 		// Counted from the event, not the snapshot: the snapshot may
 		// already be past a person's quick take-and-release.
-		if p, ok := ev.Payload.(*neko.ControlHost); ok && p.HasHost && p.HostID != a.conn.Room().SessionID {
+		// a.status.Session is current: every event refreshes it, and a
+		// new socket's system/init comes before its control/host.
+		if p, ok := ev.Payload.(*neko.ControlHost); ok && p.HasHost && p.HostID != a.status.Session {
 			a.humanTurns++
 			a.notifyLocked()
 		}

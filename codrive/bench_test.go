@@ -88,16 +88,10 @@ func BenchmarkHandoff(b *testing.B) {
 	defer unsubP()
 
 	waitHost := func(id string) {
-		deadline := time.After(10 * time.Second)
-		for {
-			select {
-			case ev := <-pev:
-				if h, ok := ev.Payload.(*neko.ControlHost); ok && ev.Name == neko.EventControlHost && h.HasHost && h.HostID == id {
-					return
-				}
-			case <-deadline:
-				b.Fatalf("person never saw host %s", id)
-			}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := neko.Await(wctx, pev, neko.HostIs(id)); err != nil {
+			b.Fatalf("person never saw host %s: %v", id, err)
 		}
 	}
 	round := func(giveToHost func()) time.Duration {

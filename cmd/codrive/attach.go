@@ -45,9 +45,12 @@ func proxyFlags(listenDefault string) []cli.Flag {
 	}
 }
 
-// withProxy fills the proxy options; with a proxy, idle release defaults to
-// 30s so viewers get the browser back when a script goes quiet.
-func withProxy(c *cli.Context, o *codrive.Options) {
+// sessionOptions are the Session options of attach, tui and run: the
+// arbiter's config, the browser side and the proxy. With a proxy, idle
+// release defaults to 30s so viewers get the browser back when a script
+// goes quiet.
+func sessionOptions(c *cli.Context, cfg codrive.Config) codrive.Options {
+	o := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
 	o.Listen = c.String("listen")
 	o.Token = c.String("token")
 	o.HoldTimeout = c.Duration("hold-timeout")
@@ -55,6 +58,7 @@ func withProxy(c *cli.Context, o *codrive.Options) {
 	if o.Listen != "" && !c.IsSet("idle-release") {
 		o.IdleRelease = 30 * time.Second
 	}
+	return o
 }
 
 func arbiterConfig(c *cli.Context) (codrive.Config, error) {
@@ -98,6 +102,7 @@ func attachCommand() *cli.Command {
 		Description: `Prints one line per change: who holds control, why, and the page URL (--json: one JSON object per line).
 On SIGINT or SIGTERM it releases control, restores any room setting it changed and closes its neko socket cleanly; a second signal exits at once.`,
 		OnUsageError: usageError,
+		Before:       noArgs,
 		Flags: append(append(arbiterFlags(), proxyFlags("")...),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event"},
 			&cli.BoolFlag{Name: "acquire", Usage: "take host control at start (without stealing from a person unless --takeover)"},
@@ -107,9 +112,6 @@ On SIGINT or SIGTERM it releases control, restores any room setting it changed a
 }
 
 func attach(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("attach takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
-	}
 	cfg, err := arbiterConfig(c)
 	if err != nil {
 		return err
@@ -117,8 +119,7 @@ func attach(c *cli.Context) error {
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 
-	opts := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
-	withProxy(c, &opts)
+	opts := sessionOptions(c, cfg)
 	s, err := codrive.Attach(ctx, opts)
 	if err != nil {
 		return err

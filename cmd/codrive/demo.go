@@ -27,6 +27,7 @@ midway, drives for a moment and releases. The terminal UI shows it live (plain l
 --plain). It ends by itself with a summary. Needs Debian's chromium (make setup).`,
 		ArgsUsage:    " ",
 		OnUsageError: usageError,
+		Before:       noArgs,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "plain", Usage: "print events as lines instead of the terminal UI"},
 			durationFlag("pace", 400*time.Millisecond, "pause between automation steps"),
@@ -36,9 +37,6 @@ midway, drives for a moment and releases. The terminal UI shows it live (plain l
 }
 
 func runDemo(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("demo takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
-	}
 	log, err := newLogger(c)
 	if err != nil {
 		return cli.Exit(err.Error(), codrive.ExitUsage)

@@ -117,10 +117,26 @@ func validateGlobal(c *cli.Context) error {
 	return nil
 }
 
-func newLogger(c *cli.Context) (*slog.Logger, error) {
+// noArgs is the Before hook of every command that takes no arguments.
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("%s takes no arguments, got %q", c.Command.Name, c.Args().First()), codrive.ExitUsage)
+	}
+	return nil
+}
+
+func logLevel(c *cli.Context) (slog.Level, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, fmt.Errorf("bad --log-level %q: want debug, info, warn or error", c.String("log-level"))
+		return 0, fmt.Errorf("bad --log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	return level, nil
+}
+
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	level, err := logLevel(c)
+	if err != nil {
+		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.String("log-format") {

@@ -322,6 +322,15 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+func TestNoArgsNamesTheCommand(t *testing.T) {
+	for _, cmd := range []string{"attach", "status", "wait", "smoke", "tui", "demo"} {
+		code, _, errOut := runCLI(t, cmd, "extra")
+		if want := cmd + ` takes no arguments, got "extra"`; code != codrive.ExitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("%s extra: %d %q, want %q", cmd, code, errOut, want)
+		}
+	}
+}
+
 func TestHelpListsExitCodes(t *testing.T) {
 	code, out, _ := runCLI(t, "--help")
 	if code != 0 || !strings.Contains(out, "EXIT CODES") || !strings.Contains(out, "4  unreachable") {

@@ -44,8 +44,7 @@ func runScript(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
-	withProxy(c, &opts)
+	opts := sessionOptions(c, cfg)
 
 	// Until the child runs, a signal aborts codrive itself; from then on it
 	// goes to the child, and codrive ends when the child does.

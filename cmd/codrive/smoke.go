@@ -21,6 +21,7 @@ neko's cast.jpg (skipped when screencast is off), a handoff to an emulated perso
 codrive host and the original settings. Use an admin password (--password / CODRIVE_NEKO_PASSWORD).`,
 		ArgsUsage:    " ",
 		OnUsageError: usageError,
+		Before:       noArgs,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "junit", Usage: "also write the report as JUnit XML to this file"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of a table"},
@@ -30,9 +31,6 @@ codrive host and the original settings. Use an admin password (--password / CODR
 			durationFlag("check-timeout", 30*time.Second, "bound on each check"),
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("smoke takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
-			}
 			pw, err := password(c)
 			if err != nil {
 				return err

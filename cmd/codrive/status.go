@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -17,6 +16,7 @@ func statusCommand() *cli.Command {
 		Usage:        "print one snapshot of neko and Chromium and exit (0 ready, 1 degraded, 3 auth, 4 unreachable)",
 		ArgsUsage:    " ",
 		OnUsageError: usageError,
+		Before:       noArgs,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.StringFlag{Name: "target", Usage: "tab to report on: target id or URL substring (default: first page)"},
@@ -27,9 +27,6 @@ func statusCommand() *cli.Command {
 }
 
 func status(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("status takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
-	}
 	pw, err := password(c)
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ Keys: r request, l release, t take (admin), g give, p pause/resume, h handoff, ?
 Without a terminal on stdout, or with --plain, it prints one line per event like attach.
 On quit (q, ctrl+c, SIGINT or SIGTERM) it releases control, restores any room setting it changed and closes its neko socket cleanly.`,
 		OnUsageError: usageError,
+		Before:       noArgs,
 		Flags: append(append(arbiterFlags(), proxyFlags("")...),
 			&cli.BoolFlag{Name: "plain", Usage: "print events as lines (like attach) instead of the full-screen monitor"},
 			&cli.BoolFlag{Name: "acquire", Usage: "request host control at start (without stealing from a person unless --takeover)"},
@@ -34,9 +35,6 @@ On quit (q, ctrl+c, SIGINT or SIGTERM) it releases control, restores any room se
 }
 
 func runTUI(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("tui takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
-	}
 	out, isFile := c.App.Writer.(*os.File)
 	if c.Bool("plain") || !isFile || !isTerminal(out) {
 		return attach(c)
@@ -55,8 +53,7 @@ func runTUI(c *cli.Context) error {
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 
-	opts := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
-	withProxy(c, &opts)
+	opts := sessionOptions(c, cfg)
 	s, err := codrive.Attach(ctx, opts)
 	if err != nil {
 		return err
@@ -95,9 +92,9 @@ func isTerminal(f *os.File) bool {
 // tuiLogger is newLogger writing to the sink, without the time: the event
 // log stamps each line itself.
 func tuiLogger(c *cli.Context, sink *tui.LogSink) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return nil, cli.Exit(fmt.Sprintf("bad --log-level %q: want debug, info, warn or error", c.String("log-level")), codrive.ExitUsage)
+	level, err := logLevel(c)
+	if err != nil {
+		return nil, cli.Exit(err.Error(), codrive.ExitUsage)
 	}
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 		if len(groups) == 0 && a.Key == slog.TimeKey {

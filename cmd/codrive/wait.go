@@ -20,13 +20,11 @@ func waitCommand() *cli.Command {
 		Usage:        "wait until neko answers /health, the login works and Chromium answers /json/version",
 		ArgsUsage:    " ",
 		OnUsageError: usageError,
+		Before:       noArgs,
 		Flags: []cli.Flag{
 			durationFlag("timeout", 60*time.Second, "give up after this long, naming what never came up"),
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("wait takes no arguments, got %q", c.Args().First()), codrive.ExitUsage)
-			}
 			pw, err := password(c)
 			if err != nil {
 				return err

@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -258,7 +257,7 @@ func (d *Demo) person(ctx context.Context, midway <-chan struct{}) error {
 		return err
 	}
 	// codrive yields: wait until neko says alice hosts.
-	if err := waitHost(ctx, evs, c.SessionID()); err != nil {
+	if _, err := neko.Await(ctx, evs, neko.HostIs(c.SessionID())); err != nil {
 		return fmt.Errorf("codrive never yielded: %w", err)
 	}
 	deadline := time.Now().Add(d.opts.PersonDrives)
@@ -271,22 +270,6 @@ func (d *Demo) person(ctx context.Context, midway <-chan struct{}) error {
 		}
 	}
 	return c.ReleaseControl(ctx)
-}
-
-func waitHost(ctx context.Context, evs <-chan neko.Event, id string) error {
-	for {
-		select {
-		case ev, ok := <-evs:
-			if !ok {
-				return errors.New("socket closed")
-			}
-			if h, ok := ev.Payload.(*neko.ControlHost); ok && h.HasHost && h.HostID == id {
-				return nil
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }
 
 // pause paces the scene for people watching; it is not synchronisation.

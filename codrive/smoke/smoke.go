@@ -357,11 +357,15 @@ func (r *run) handoff(ctx context.Context) (string, error) {
 
 	done := make(chan error, 1)
 	go func() { done <- r.arb.Handoff(ctx, "smoke test: a person takes over") }()
-	if err := waitFor(ctx, events, func(ev neko.Event) bool { return ev.Name == neko.EventSendBroadcast }); err != nil {
-		return "", fmt.Errorf("the person was never told about the handoff: %w", err)
-	}
-	if err := waitHostFree(ctx, pc); err != nil {
-		return "", err
+	// The broadcast and the release reach neko on different connections, so
+	// the person may see them in either order.
+	var told, free bool
+	if _, err := neko.Await(ctx, events, func(ev neko.Event) bool {
+		told = told || ev.Name == neko.EventSendBroadcast
+		free = free || neko.HostIs("")(ev)
+		return told && free
+	}); err != nil {
+		return "", fmt.Errorf("handoff: told the person %v, released control %v: %w", told, free, err)
 	}
 	if res, err := pc.RequestControl(ctx); err != nil || res != neko.ControlGranted {
 		return "", fmt.Errorf("the person could not take control: %v %v", res, err)
@@ -381,41 +385,6 @@ func (r *run) handoff(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("automation did not take control back: %w", err)
 	}
 	return "automation yielded, the person hosted and released, automation reclaimed", nil
-}
-
-func waitHostFree(ctx context.Context, c *neko.Client) error {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		st, err := c.ControlStatus(ctx)
-		if err != nil {
-			return err
-		}
-		if !st.HasHost {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("codrive did not release control for the handoff: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-func waitFor(ctx context.Context, events <-chan neko.Event, ok func(neko.Event) bool) error {
-	for {
-		select {
-		case ev, open := <-events:
-			if !open {
-				return errors.New("socket closed")
-			}
-			if ok(ev) {
-				return nil
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }
 
 // cleanup lets go of everything and checks the room is as it was found.
