@@ -31,6 +31,17 @@ func quiet() Options {
 	return Options{HeartbeatPeriod: time.Hour, DelayedDisconnect: 200 * time.Millisecond}
 }
 
+// startWithSettings starts a quiet server whose initial settings are neko's
+// defaults changed by set.
+func startWithSettings(t *testing.T, set func(*neko.Settings)) *Server {
+	t.Helper()
+	opts := quiet()
+	st := neko.DefaultSettings()
+	set(&st)
+	opts.Settings = &st
+	return startServer(t, opts)
+}
+
 func startServer(t *testing.T, opts Options) *Server {
 	t.Helper()
 	s, err := Start(opts)

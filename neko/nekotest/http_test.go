@@ -137,11 +137,9 @@ func TestLoginBadBody(t *testing.T) {
 
 func TestLoginLockedLogins(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.LockedLogins = true
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.LockedLogins = true
+	})
 	res := newREST(t, s).do(http.MethodPost, "/api/login", neko.LoginRequest{Username: "u", Password: "neko"}, nil)
 	if res.code != http.StatusForbidden || res.errorBody(t).Message != "logins are locked" {
 		t.Fatalf("user login with locked logins: %s", res)
@@ -417,11 +415,9 @@ func TestRESTControlRequestNoHost(t *testing.T) {
 
 func TestRESTControlRequestWhenHostedIs202(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.ImplicitHosting = true // REST never takes, even with implicit hosting
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.ImplicitHosting = true // REST never takes, even with implicit hosting
+	})
 	h := loginUser(t, s, "h")
 	hc := h.dialInit()
 	hc.expect(neko.EventSessionState)
@@ -459,11 +455,9 @@ func TestRESTControlRequestByHostNotifiesItself(t *testing.T) {
 
 func TestRESTControlRequestLockedControls(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.LockedControls = true
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.LockedControls = true
+	})
 	u, a := loginUser(t, s, "u"), loginAdmin(t, s, "a")
 	if res := u.call(http.MethodPost, "/api/room/control/request", nil); res.code != http.StatusForbidden || res.errorBody(t).Message != "controls are locked" {
 		t.Fatalf("user request with locked controls: %s", res)
@@ -574,11 +568,9 @@ func TestRESTControlReset(t *testing.T) {
 
 func TestRESTControlPrivateMode(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.PrivateMode = true
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.PrivateMode = true
+	})
 	u, a := loginUser(t, s, "u"), loginAdmin(t, s, "a")
 	if res := u.call(http.MethodGet, "/api/room/control", nil); res.code != http.StatusUnprocessableEntity || res.errorBody(t).Message != "private mode is enabled" {
 		t.Fatalf("user control in private mode: %s", res)
@@ -739,11 +731,9 @@ func TestSetSettingsKnob(t *testing.T) {
 
 func TestControlProtection(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.ControlProtection = true
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.ControlProtection = true
+	})
 	if !s.Settings().LockedControls {
 		t.Fatal("control_protection does not start with controls locked")
 	}

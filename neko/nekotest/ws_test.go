@@ -14,24 +14,20 @@ import (
 	"github.com/codrive/codrive/neko"
 )
 
-func TestWSNoToken(t *testing.T) {
+// Without a usable token the socket is upgraded, told why, and dropped.
+func TestWSRefusedToken(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, quiet())
-	c := dialWS(t, s, "", nil)
-	if got := expectPayload[neko.SystemDisconnect](c, neko.EventSystemDisconnect); got.Message != "no authentication provided" {
-		t.Fatalf("reason %q", got.Message)
+	for _, tc := range []struct{ query, reason string }{
+		{"", "no authentication provided"},
+		{"?token=nope", "session not found"},
+	} {
+		c := dialWS(t, s, tc.query, nil)
+		if got := expectPayload[neko.SystemDisconnect](c, neko.EventSystemDisconnect); got.Message != tc.reason {
+			t.Fatalf("token %q: reason %q, want %q", tc.query, got.Message, tc.reason)
+		}
+		c.expectDropped()
 	}
-	c.expectDropped()
-}
-
-func TestWSBadToken(t *testing.T) {
-	t.Parallel()
-	s := startServer(t, quiet())
-	c := dialWS(t, s, "?token=nope", nil)
-	if got := expectPayload[neko.SystemDisconnect](c, neko.EventSystemDisconnect); got.Message != "session not found" {
-		t.Fatalf("reason %q", got.Message)
-	}
-	c.expectDropped()
 }
 
 // The socket takes the token like REST does: header before query.
@@ -217,11 +213,9 @@ func TestWSControlRequestWhenHostedAsksHost(t *testing.T) {
 
 func TestWSImplicitHostingSteals(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.ImplicitHosting = true
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.ImplicitHosting = true
+	})
 	a, u := loginAdmin(t, s, "a"), loginUser(t, s, "u")
 	ac := a.dialInit()
 	ac.expect(neko.EventSessionState)
@@ -262,11 +256,9 @@ var inputPayloads = map[string]any{
 
 func TestWSInputEventsTakeHostWithImplicitHosting(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.ImplicitHosting = true
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.ImplicitHosting = true
+	})
 	a, b := loginUser(t, s, "a"), loginUser(t, s, "b")
 	ac := a.dialInit()
 	ac.expect(neko.EventSessionState)
@@ -357,11 +349,9 @@ func TestWSControlRequestLockedControls(t *testing.T) {
 
 func TestWSControlRequestPrivateMode(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.PrivateMode = true
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.PrivateMode = true
+	})
 	uc := loginUser(t, s, "u").dialInit()
 	uc.expect(neko.EventSessionState)
 	uc.send(neko.EventControlRequest, nil)
@@ -562,11 +552,9 @@ func TestWSMercifulReconnectReplacesSocket(t *testing.T) {
 
 func TestWSNoMercifulReconnectRefusesSecondSocket(t *testing.T) {
 	t.Parallel()
-	opts := quiet()
-	st := neko.DefaultSettings()
-	st.MercifulReconnect = false
-	opts.Settings = &st
-	s := startServer(t, opts)
+	s := startWithSettings(t, func(st *neko.Settings) {
+		st.MercifulReconnect = false
+	})
 	u := loginUser(t, s, "u")
 	c := u.dialInit()
 	c.expect(neko.EventSessionState)
