@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/codrive/codrive/internal/pubsub"
@@ -31,7 +33,7 @@ type Config struct {
 	// ReclaimAfter is how long the room must stay without a host, after a
 	// person released it, before automation takes control back. Default 2s.
 	ReclaimAfter time.Duration
-	// NoReclaim leaves control with people once automation yielded, until
+	// NoReclaim leaves control with people once a person had it, until
 	// Resume or Acquire.
 	NoReclaim bool
 	// StepTimeout bounds how long finish-step waits for the step in flight.
@@ -41,9 +43,12 @@ type Config struct {
 	// activity; 0 never releases.
 	IdleRelease time.Duration
 	// RequestInterval is how often Acquire repeats its request to a person
-	// who holds control, and how soon a failed request is retried.
+	// who holds control, and how soon a failed REST call is retried.
 	// Default 5s.
 	RequestInterval time.Duration
+	// HandoffTimeout bounds every Handoff, whatever its context. Default
+	// 15m.
+	HandoffTimeout time.Duration
 	// Takeover lets Acquire take control from a person (admin login only).
 	Takeover bool
 	// OpTimeout bounds each REST call codrive makes on its own. Default 10s.
@@ -68,18 +73,11 @@ func (c *Config) defaults() error {
 	if _, err := ParsePolicy(string(c.Policy)); err != nil {
 		return fmt.Errorf("codrive: %w", err)
 	}
-	if c.ReclaimAfter == 0 {
-		c.ReclaimAfter = 2 * time.Second
-	}
-	if c.StepTimeout == 0 {
-		c.StepTimeout = 30 * time.Second
-	}
-	if c.RequestInterval == 0 {
-		c.RequestInterval = 5 * time.Second
-	}
-	if c.OpTimeout == 0 {
-		c.OpTimeout = 10 * time.Second
-	}
+	setDefault(&c.ReclaimAfter, 2*time.Second)
+	setDefault(&c.StepTimeout, 30*time.Second)
+	setDefault(&c.RequestInterval, 5*time.Second)
+	setDefault(&c.HandoffTimeout, 15*time.Minute)
+	setDefault(&c.OpTimeout, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -89,11 +87,20 @@ func (c *Config) defaults() error {
 	return nil
 }
 
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d == 0 {
+		*d = v
+	}
+}
+
 // ErrClosed is returned by calls on an Arbiter that is closing or closed.
 var ErrClosed = errors.New("codrive: arbiter closed")
 
 // Arbiter holds codrive's neko session and decides, at every moment, whether
-// automation may drive the browser.
+// automation may drive the browser. The decisions are the rule's (rule.go);
+// the Arbiter is its one owner: a single goroutine feeds it neko's events,
+// callers' requests, REST results and wake-ups, in order, and carries out
+// what it asks for. Nothing else changes its state.
 type Arbiter struct {
 	cfg    Config
 	log    *slog.Logger
@@ -101,51 +108,36 @@ type Arbiter struct {
 	conn   *neko.Conn
 	admin  bool
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	events pubsub.Hub[Event]
+	in       chan envelope
+	quit     chan struct{} // closed when the loop has ended
+	events   pubsub.Hub[Event]
+	nextCall atomic.Uint64
 
-	// settingsMu serialises lock/restore of room settings, which span
-	// several REST calls.
-	settingsMu sync.Mutex
+	// opCtx bounds every REST call; Close cancels it when its own context
+	// runs out.
+	opCtx    context.Context
+	opCancel context.CancelFunc
+	ops      sync.WaitGroup
 
+	// Published by the loop after every input.
 	mu      sync.Mutex
+	status  Status
 	changed chan struct{} // closed and replaced on every change
-	status  Status        // State, Host, HostName, Since, Reason, Session
-	paused  bool
-	handoff string
-	// yielding closes the gate while codrive hands control to a person,
-	// from the moment the request arrives until the host has moved.
-	yielding bool
-	closing  bool
-	// wantHost is the demand for control: set by Wait and Acquire, cleared
-	// by Release, idle release, and Close.
-	wantHost bool
-	// humanHad is set when a person took control from automation (or got it
-	// by a yield); with NoReclaim it stops automatic reclaiming.
-	humanHad bool
-	// humanTurns counts every time a person became host, so a waiter can
-	// tell "a person took control since then" even if they already let go.
-	humanTurns     int
-	freeAfterHuman bool
-	freeSince      time.Time
-	requesting     bool
-	inflight       int
-	lastActive     time.Time
-	lockApplied    bool
-	saved          *savedSettings
-	pending        map[string]PendingRequest
-	nextReason     string
-	lastErr        error
-	reclaimTimer   *time.Timer
-	idleTimer      *time.Timer
-	retryTimer     *time.Timer
+
+	// Owned by the loop.
+	rule      *rule
+	calls     map[callID]chan error
+	wake      *time.Timer
+	reconnect *neko.ConnState // the conn/reconnected before the next system/init
+	closeErr  chan error
 }
 
-type savedSettings struct {
-	LockedControls  bool
-	ImplicitHosting bool
+// envelope carries one input to the loop, with the channel its answer goes
+// to, if any.
+type envelope struct {
+	in    input
+	call  callID
+	reply chan error
 }
 
 // Connect logs in to neko, opens the WebSocket and starts arbitrating. It
@@ -170,173 +162,233 @@ func Connect(ctx context.Context, cfg Config) (*Arbiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Policy == PolicyLocked && !login.Profile.IsAdmin {
+	if cfg.Policy.rule().NeedsAdmin && !login.Profile.IsAdmin {
 		_ = client.Logout(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("codrive: policy locked changes room settings and needs an admin login; user %q is not admin", cfg.User)
+		return nil, fmt.Errorf("codrive: policy %s changes room settings and needs an admin login; user %q is not admin", cfg.Policy, cfg.User)
 	}
 	conn, err := client.Connect(ctx, cfg.Conn)
 	if err != nil {
 		_ = client.Logout(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	a := newArbiter(cfg, client, conn, login.Profile.IsAdmin)
-	return a, nil
+	return newArbiter(cfg, client, conn, login.Profile.IsAdmin), nil
 }
 
 func newArbiter(cfg Config, client *neko.Client, conn *neko.Conn, admin bool) *Arbiter {
-	ctx, cancel := context.WithCancel(context.Background())
 	a := &Arbiter{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		client:  client,
-		conn:    conn,
-		admin:   admin,
-		ctx:     ctx,
-		cancel:  cancel,
-		changed: make(chan struct{}),
-		pending: map[string]PendingRequest{},
+		cfg: cfg, log: cfg.Logger, client: client, conn: conn, admin: admin,
+		in:       make(chan envelope, 64),
+		quit:     make(chan struct{}),
+		changed:  make(chan struct{}),
+		calls:    map[callID]chan error{},
+		closeErr: make(chan error, 1),
+		rule: newRule(ruleConfig{
+			Policy: cfg.Policy, Admin: admin, ReclaimAfter: cfg.ReclaimAfter, NoReclaim: cfg.NoReclaim,
+			StepTimeout: cfg.StepTimeout, IdleRelease: cfg.IdleRelease, RequestInterval: cfg.RequestInterval,
+			HandoffTimeout: cfg.HandoffTimeout, Takeover: cfg.Takeover,
+		}),
 	}
-	a.status.Policy = cfg.Policy
-	// Subscribe before reading the room, so no event falls between the two.
+	a.opCtx, a.opCancel = context.WithCancel(context.Background())
+	a.wake = time.NewTimer(time.Hour)
+	a.wake.Stop()
+	// Subscribe before reading the room, so no event falls between the
+	// two; an event already in the snapshot is then seen twice, and the
+	// rule ignores a host change to the host it already has.
 	evs, unsub := conn.Subscribe()
-	a.mu.Lock()
-	a.refreshLocked("connected")
-	a.mu.Unlock()
-	a.wg.Add(1)
+	room := conn.Room()
+	a.apply(inInit{Self: room.SessionID, Host: hostOf(room.Host), Settings: roomSettingsOf(room.Settings),
+		Sessions: sessionsOf(room.Sessions), Reason: "connected"})
 	go func() {
-		defer a.wg.Done()
 		defer unsub()
 		a.loop(evs)
 	}()
 	return a
 }
 
-// Client is the REST client of codrive's neko session.
-func (a *Arbiter) Client() *neko.Client { return a.client }
+// loop is the one goroutine that owns the rule.
+func (a *Arbiter) loop(nekoEvents <-chan neko.Event) {
+	defer close(a.quit)
+	for {
+		select {
+		case env := <-a.in:
+			if env.reply != nil {
+				a.calls[env.call] = env.reply
+			}
+			a.apply(env.in)
+		case ev, ok := <-nekoEvents:
+			if !ok {
+				nekoEvents = nil
+				continue
+			}
+			for _, in := range a.translate(ev) {
+				a.apply(in)
+			}
+		case <-a.wake.C:
+			a.apply(inTick{})
+		case err := <-a.closeErr:
+			a.finish(err)
+			return
+		}
+	}
+}
 
-// Conn is codrive's neko WebSocket.
-func (a *Arbiter) Conn() *neko.Conn { return a.conn }
+// apply runs one input through the rule and carries out its effects.
+func (a *Arbiter) apply(in input) {
+	for _, e := range a.rule.step(time.Now(), in) {
+		switch e := e.(type) {
+		case effREST:
+			a.ops.Add(1)
+			go func() {
+				defer a.ops.Done()
+				a.post(envelope{in: a.runREST(e)})
+			}()
+		case effSend:
+			a.ops.Add(1)
+			go func() {
+				defer a.ops.Done()
+				a.send(e)
+			}()
+		case effEmit:
+			ev := e.Ev
+			a.log.Info("codrive "+string(ev.Kind), "state", ev.Status.State, "gate", ev.Status.Gate,
+				"host", ev.Status.HostName, "actor", ev.ActorName, "reason", ev.Reason)
+			a.events.Publish(ev)
+		case effReply:
+			if ch, ok := a.calls[e.Call]; ok {
+				ch <- e.Err
+				delete(a.calls, e.Call)
+			}
+		case effWake:
+			a.wake.Stop()
+			if !e.At.IsZero() {
+				a.wake.Reset(max(time.Until(e.At), 0))
+			}
+		case effShutdown:
+			a.ops.Add(1)
+			go func() {
+				defer a.ops.Done()
+				a.shutdown(e)
+			}()
+		}
+	}
+	a.publish(a.rule.status())
+}
 
-// Admin reports whether codrive logged in as a neko admin.
-func (a *Arbiter) Admin() bool { return a.admin }
+// post hands an input to the loop unless it has ended.
+func (a *Arbiter) post(env envelope) {
+	select {
+	case a.in <- env:
+	case <-a.quit:
+	}
+}
 
-// Subscribe delivers every arbitration event from now on, in order. The
-// channel closes when the Arbiter closes or cancel is called.
-func (a *Arbiter) Subscribe() (<-chan Event, func()) { return a.events.Subscribe() }
-
-// Status returns the current arbitration state.
-func (a *Arbiter) Status() Status {
+func (a *Arbiter) publish(s Status) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.statusLocked()
-}
-
-func (a *Arbiter) statusLocked() Status {
-	s := a.status
-	s.Policy = a.cfg.Policy
-	s.Paused = a.paused || a.handoff != ""
-	s.Handoff = a.handoff
-	s.Go = a.gateOpenLocked()
-	s.Locked = a.lockApplied
-	s.Pending = nil
-	for _, p := range a.pending {
-		s.Pending = append(s.Pending, p)
+	if sameStatus(a.status, s) {
+		return
 	}
-	sortPending(s.Pending)
-	return s
-}
-
-func (a *Arbiter) gateOpenLocked() bool {
-	return a.status.State == StateAutomation && !a.paused && a.handoff == "" && !a.yielding && !a.closing
-}
-
-func (a *Arbiter) notifyLocked() {
+	a.status = s
 	close(a.changed)
 	a.changed = make(chan struct{})
 }
 
-func (a *Arbiter) emitLocked(kind, actor, reason string) {
-	ev := Event{
-		Time:      time.Now(),
-		Kind:      kind,
-		Actor:     actor,
-		ActorName: a.nameLocked(actor),
-		Reason:    reason,
-		Status:    a.statusLocked(),
-	}
-	a.log.Info("codrive "+kind, "state", ev.Status.State, "host", ev.Status.HostName, "actor", ev.ActorName, "reason", reason)
-	a.events.Publish(ev)
+func sameStatus(x, y Status) bool {
+	return x.State == y.State && x.Host == y.Host && x.HostName == y.HostName && x.Since.Equal(y.Since) &&
+		x.Reason == y.Reason && x.Session == y.Session && x.Policy == y.Policy && x.Gate == y.Gate &&
+		x.Paused == y.Paused && x.Handoff == y.Handoff && x.Go == y.Go && x.Steps == y.Steps &&
+		x.Locked == y.Locked && slices.Equal(x.Pending, y.Pending)
 }
 
-func (a *Arbiter) nameLocked(id string) string {
-	if id == "" {
+// call sends an input that expects an answer and waits for it. When ctx
+// ends first the rule is told (inCancel) and its answer returned: it may
+// say more than ctx's error (a handoff says how far it got).
+func (a *Arbiter) call(ctx context.Context, mk func(callID) input) (callID, error) {
+	id := callID(a.nextCall.Add(1))
+	reply := make(chan error, 1)
+	select {
+	case a.in <- envelope{in: mk(id), call: id, reply: reply}:
+	case <-a.quit:
+		return id, ErrClosed
+	case <-ctx.Done():
+		return id, ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return id, err
+	case <-a.quit:
+		return id, ErrClosed
+	case <-ctx.Done():
+	}
+	a.post(envelope{in: inCancel{Call: id, Err: ctx.Err()}})
+	select {
+	case err := <-reply:
+		return id, err
+	case <-a.quit:
+		return id, ErrClosed
+	}
+}
+
+// --- neko events as the rule's inputs ----------------------------------------
+
+func (a *Arbiter) translate(ev neko.Event) []input {
+	switch p := ev.Payload.(type) {
+	case *neko.SystemInit:
+		in := inInit{Self: p.SessionID, Host: hostOf(p.ControlHost), Settings: roomSettingsOf(p.Settings),
+			Sessions: sessionsOf(p.Sessions), Reason: "reconnected to neko"}
+		if rc := a.reconnect; rc != nil {
+			a.reconnect = nil
+			if rc.Relogin {
+				in.Relogin = true
+				in.Reason = "reconnected to neko with a new session (neko restarted)"
+			}
+		}
+		return []input{in}
+	case *neko.ControlHost:
+		return []input{inHost{Actor: p.ID, Host: hostOf(*p)}}
+	case *neko.SessionID:
+		switch ev.Name {
+		case neko.EventControlRequest:
+			return []input{inRequest{From: p.ID}}
+		case neko.EventSessionDeleted:
+			return []input{inSession{ID: p.ID, Deleted: true}}
+		}
+	case *neko.SystemSettingsUpdate:
+		return []input{inSettings{Actor: p.ID, Settings: roomSettingsOf(p.Settings)}}
+	case *neko.SessionData:
+		c := p.State.IsConnected
+		return []input{inSession{ID: p.ID, Name: p.Profile.Name, Connected: &c}}
+	case *neko.SessionProfileUpdate:
+		return []input{inSession{ID: p.ID, Name: p.Name}}
+	case *neko.SessionStateUpdate:
+		c := p.IsConnected
+		return []input{inSession{ID: p.ID, Connected: &c}}
+	case *neko.ConnState:
+		switch ev.Name {
+		case neko.EventReconnecting:
+			return []input{inConnLost{Reason: describeConnState("reconnecting to neko", p)}}
+		case neko.EventReconnected:
+			a.reconnect = p
+		case neko.EventClosed:
+			return []input{inConnEnded{Reason: describeConnState("neko connection closed", p)}}
+		}
+	}
+	return nil
+}
+
+func hostOf(c neko.ControlHost) string {
+	if !c.HasHost {
 		return ""
 	}
-	return sessionName(a.conn.Room(), id)
+	return c.HostID
 }
 
-// loop applies neko's events in order.
-func (a *Arbiter) loop(evs <-chan neko.Event) {
-	for ev := range evs {
-		a.handle(ev)
+func sessionsOf(m map[string]neko.SessionData) []sessionInfo {
+	out := make([]sessionInfo, 0, len(m))
+	for id, s := range m {
+		out = append(out, sessionInfo{ID: id, Name: s.Profile.Name, Connected: s.State.IsConnected})
 	}
-}
-
-func (a *Arbiter) handle(ev neko.Event) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch ev.Name {
-	case neko.EventControlRequest:
-		a.refreshLocked("")
-		if p, ok := ev.Payload.(*neko.SessionID); ok {
-			a.onRequestLocked(p.ID)
-		}
-		return
-	case neko.EventReconnecting:
-		reason := "neko connection lost"
-		if cs, ok := ev.Payload.(*neko.ConnState); ok {
-			reason = describeConnState("reconnecting to neko", cs)
-		}
-		a.refreshLocked(reason)
-		a.emitLocked("connection", "", reason)
-		return
-	case neko.EventReconnected:
-		reason := "reconnected to neko"
-		if cs, ok := ev.Payload.(*neko.ConnState); ok && cs.Relogin {
-			reason = "reconnected to neko with a new session (neko restarted)"
-		}
-		a.onReconnectedLocked()
-		a.refreshLocked(reason)
-		a.emitLocked("connection", "", reason)
-		a.maybeAcquireLocked()
-		return
-	case neko.EventClosed:
-		reason := "neko connection closed"
-		if cs, ok := ev.Payload.(*neko.ConnState); ok {
-			reason = describeConnState("neko connection closed", cs)
-		}
-		a.refreshLocked(reason)
-		if !a.closing {
-			a.emitLocked("error", "", reason)
-		}
-		return
-	case neko.EventSystemDisconnect:
-		if p, ok := ev.Payload.(*neko.SystemDisconnect); ok {
-			a.emitLocked("connection", "", "neko disconnected codrive: "+p.Message)
-		}
-	case neko.EventSystemSettings:
-		a.onSettingsLocked(ev)
-	case neko.EventControlHost:
-		// Counted from the event, not the snapshot: the snapshot may
-		// already be past a person's quick take-and-release.
-		// a.status.Session is current: every event refreshes it, and a
-		// new socket's system/init comes before its control/host.
-		if p, ok := ev.Payload.(*neko.ControlHost); ok && p.HasHost && p.HostID != a.status.Session {
-			a.humanTurns++
-			a.notifyLocked()
-		}
-	}
-	a.refreshLocked("")
+	return out
 }
 
 func describeConnState(prefix string, cs *neko.ConnState) string {
@@ -352,710 +404,128 @@ func describeConnState(prefix string, cs *neko.ConnState) string {
 	return s
 }
 
-// refreshLocked re-derives the state from the room snapshot and, when who
-// hosts changed, records it with its actor and reason.
-func (a *Arbiter) refreshLocked(reason string) {
-	room := a.conn.Room()
-	st, host, name := derive(room)
-	a.status.Session = room.SessionID
-	if st == a.status.State && host == a.status.Host {
-		if name != a.status.HostName {
-			a.status.HostName = name
+// --- Effects -----------------------------------------------------------------
+
+func (a *Arbiter) runREST(e effREST) restResult {
+	ctx, cancel := context.WithTimeout(a.opCtx, a.cfg.OpTimeout)
+	defer cancel()
+	res := restResult{Op: e.Op}
+	switch e.Kind {
+	case opRequest:
+		var r neko.RequestResult
+		r, res.Err = a.client.RequestControl(ctx)
+		res.Pending = res.Err == nil && r == neko.ControlPending
+	case opRelease:
+		res.Err = a.client.ReleaseControl(ctx)
+		if errors.Is(res.Err, neko.ErrNotHost) {
+			res.Err, res.NotHost = nil, true // what a release wants is already so
 		}
-		return
-	}
-	old, oldHost := a.status.State, a.status.Host
-	// The room snapshot may already be ahead of the event being handled
-	// (neko.Conn updates it before delivering), so the actor and reason come
-	// from the snapshot's own record of the last host change.
-	actor := room.Host.ID
-	if reason == "" {
-		reason = a.reasonLocked(room, &room.Host, oldHost)
-	}
-	if a.nextReason != "" && st != StateAutomation {
-		reason = a.nextReason
-	}
-	a.nextReason = ""
-	a.status.State, a.status.Host, a.status.HostName = st, host, name
-	a.status.Since = time.Now()
-	a.status.Reason = reason
-	if st != StateAutomation {
-		a.yielding = false
-	}
-	if len(a.pending) > 0 {
-		clear(a.pending)
-	}
-	if st == StateFree {
-		a.freeSince = time.Now()
-		a.freeAfterHuman = old == StateHuman
-	}
-	if st == StateHuman && old == StateAutomation {
-		a.humanHad = true
-	}
-	a.notifyLocked()
-	a.emitLocked("state", actor, reason)
-
-	if st == StateAutomation || old == StateAutomation {
-		a.kickLocked(a.syncLock)
-	}
-	if st == StateAutomation {
-		a.lastActive = time.Now()
-		a.armIdleLocked()
-	}
-	if st == StateFree {
-		a.maybeAcquireLocked()
-	}
-}
-
-func (a *Arbiter) reasonLocked(room neko.Room, c *neko.ControlHost, oldHost string) string {
-	if c == nil {
-		return "connected"
-	}
-	actor := describeHost(c.ID, sessionName(room, c.ID))
-	switch {
-	case !c.HasHost && c.ID == "":
-		return "host disconnected"
-	case !c.HasHost && c.ID == oldHost:
-		return "released by " + actor
-	case !c.HasHost:
-		return "reset by " + actor
-	case c.ID == "" || c.ID == c.HostID:
-		return describeHost(c.HostID, sessionName(room, c.HostID)) + " took control"
-	default:
-		return fmt.Sprintf("given to %s by %s", describeHost(c.HostID, sessionName(room, c.HostID)), actor)
-	}
-}
-
-// kickLocked runs f in a tracked goroutine with the Arbiter's lifetime.
-func (a *Arbiter) kickLocked(f func(ctx context.Context)) {
-	if a.ctx.Err() != nil {
-		return
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		f(a.ctx)
-	}()
-}
-
-// onRequestLocked applies the policy to a person's request for control.
-func (a *Arbiter) onRequestLocked(id string) {
-	// neko echoes a REST request from the host itself back to the host.
-	if id == "" || id == a.status.Session || a.closing {
-		return
-	}
-	if a.status.State != StateAutomation {
-		return
-	}
-	name := a.nameLocked(id)
-	switch a.cfg.Policy {
-	case PolicyYield, PolicyFinishStep:
-		if a.yielding {
-			a.emitLocked("request", id, fmt.Sprintf("%s asked for control; already yielding", describeHost(id, name)))
-			return
-		}
-		// Close the gate now, before the host moves: from here on no new
-		// automation step starts.
-		a.yielding = true
-		a.nextReason = fmt.Sprintf("%s asked for control (policy %s)", describeHost(id, name), a.cfg.Policy)
-		a.notifyLocked()
-		a.emitLocked("request", id, fmt.Sprintf("%s asked for control: pausing automation (policy %s)", describeHost(id, name), a.cfg.Policy))
-		a.kickLocked(func(ctx context.Context) { a.yieldTo(ctx, id) })
-	default:
-		if _, ok := a.pending[id]; ok {
-			// neko turns every input event of a non-host into a request
-			// (handler/control.go controlMove → controlRequest): answer
-			// once per person and host change, not once per mouse move.
-			return
-		}
-		a.pending[id] = PendingRequest{ID: id, Name: name, Since: time.Now()}
-		a.notifyLocked()
-		msg := a.holdMessageLocked()
-		a.emitLocked("request", id, fmt.Sprintf("%s asked for control: kept by automation (policy %s)", describeHost(id, name), a.cfg.Policy))
-		a.kickLocked(func(ctx context.Context) {
-			if err := a.conn.SendUnicast(id, "codrive", map[string]any{"message": msg, "policy": string(a.cfg.Policy)}); err != nil {
-				a.log.Warn("codrive: could not tell the requester why control is kept", "err", err)
+	case opGive:
+		res.Err = a.client.GiveControl(ctx, e.To)
+	case opTake:
+		if e.To != "" {
+			// Only from a session without a socket. neko has no
+			// compare-and-set: a person taking control in the round trip
+			// between these two calls would lose it.
+			st, err := a.client.ControlStatus(ctx)
+			if err != nil || !st.HasHost || st.HostID != e.To {
+				res.Err = errors.Join(err, fmt.Errorf("control is no longer held by %s", e.To))
+				break
 			}
-		})
+		}
+		res.Err = a.client.TakeControl(ctx)
+	case opLock:
+		res.Before, res.Declined, res.Err = a.lock(ctx, e.Self)
+	case opRestore:
+		res.Err = a.restore(ctx, e.Want)
 	}
+	res.Permanent = errors.Is(res.Err, neko.ErrForbidden) || errors.Is(res.Err, neko.ErrNotAdmin) ||
+		errors.Is(res.Err, neko.ErrControlsLocked) || errors.Is(res.Err, neko.ErrUnauthorized)
+	return res
 }
 
-func (a *Arbiter) holdMessageLocked() string {
-	msg := "codrive: automation is running and keeps control"
-	if a.cfg.Policy == PolicyLocked {
-		msg = "codrive: automation is running; controls are locked until it finishes"
-	}
-	if a.cfg.IdleRelease > 0 {
-		msg += fmt.Sprintf("; it releases control after %s without activity", a.cfg.IdleRelease)
-	}
-	return msg
-}
-
-// yieldTo hands control to the person who asked for it.
-func (a *Arbiter) yieldTo(ctx context.Context, id string) {
-	if a.cfg.Policy == PolicyFinishStep {
-		a.mu.Lock()
-		if n := a.inflight; n > 0 {
-			a.emitLocked("yield", id, fmt.Sprintf("waiting for %d automation step(s) in flight before yielding to %s", n, describeHost(id, a.nameLocked(id))))
-		}
-		a.mu.Unlock()
-		if err := a.waitSteps(ctx, a.cfg.StepTimeout); err != nil {
-			a.mu.Lock()
-			a.emitLocked("error", "", fmt.Sprintf("step in flight did not finish within %s; yielding anyway", a.cfg.StepTimeout))
-			a.mu.Unlock()
-		}
-	}
-	octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
-	defer cancel()
-	if err := a.client.GiveControl(octx, id); err != nil {
-		a.mu.Lock()
-		a.yielding = false
-		a.nextReason = ""
-		a.lastErr = err
-		a.notifyLocked()
-		a.emitLocked("error", id, "could not give control: "+err.Error())
-		a.mu.Unlock()
-	}
-}
-
-// waitSteps waits until no automation step is in flight, at most d.
-func (a *Arbiter) waitSteps(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	for {
-		a.mu.Lock()
-		n, ch := a.inflight, a.changed
-		a.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-t.C:
-			return fmt.Errorf("%d step(s) still running", n)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// maybeAcquireLocked requests control when automation wants it and the room
-// is free, after the reclaim delay when a person just released.
-func (a *Arbiter) maybeAcquireLocked() {
-	if !a.wantHost || a.paused || a.handoff != "" || a.closing || a.requesting || a.status.State != StateFree {
-		return
-	}
-	if a.humanHad && a.cfg.NoReclaim {
-		return
-	}
-	if a.freeAfterHuman {
-		if wait := a.cfg.ReclaimAfter - time.Since(a.freeSince); wait > 0 {
-			a.setTimerLocked(&a.reclaimTimer, wait)
-			return
-		}
-	}
-	a.requesting = true
-	a.kickLocked(a.requestControl)
-}
-
-// setTimerLocked (re)arms t to run maybeAcquire after d.
-func (a *Arbiter) setTimerLocked(t **time.Timer, d time.Duration) {
-	if *t != nil {
-		(*t).Stop()
-	}
-	*t = time.AfterFunc(d, func() {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		a.maybeAcquireLocked()
-	})
-}
-
-func (a *Arbiter) requestControl(ctx context.Context) {
-	octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
-	defer cancel()
-	a.mu.Lock()
-	ch := a.changed
-	a.mu.Unlock()
-	res, err := a.client.RequestControl(octx)
-	if err == nil && res == neko.ControlGranted {
-		// neko broadcasts control/host before it answers; wait for it so a
-		// second request does not go out in between (neko would echo it).
-		select {
-		case <-ch:
-		case <-octx.Done():
-		}
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.requesting = false
+// lock reads the room's settings and locks it, recording in the lease what
+// it was before. A lease already there tells the truth about "before": its
+// own (a re-lock after a reconnect) or a gone codrive's; a live codrive's
+// lock is left alone (Declined names it).
+func (a *Arbiter) lock(ctx context.Context, self string) (*lockSettings, string, error) {
+	cur, err := a.client.Settings(ctx)
 	if err != nil {
-		a.lastErr = err
-		a.emitLocked("error", "", "could not request control: "+err.Error())
-		if !a.closing {
-			a.setTimerLocked(&a.retryTimer, a.cfg.RequestInterval)
-		}
-		return
+		return nil, "", fmt.Errorf("read room settings: %w", err)
 	}
-	a.lastErr = nil
-	a.maybeAcquireLocked()
-}
-
-// Wait blocks until automation may act: codrive hosts and nothing paused
-// it. If nobody hosts it asks for control. It never takes control from a
-// person; it returns an error naming who holds control when ctx ends.
-func (a *Arbiter) Wait(ctx context.Context) error {
-	for {
-		a.mu.Lock()
-		if a.closing {
-			a.mu.Unlock()
-			return ErrClosed
-		}
-		if a.gateOpenLocked() {
-			a.mu.Unlock()
-			return nil
-		}
-		if !a.paused && a.handoff == "" {
-			a.wantHost = true
-			a.maybeAcquireLocked()
-		}
-		ch := a.changed
-		a.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return a.waitError(ctx.Err())
-		}
-	}
-}
-
-// Begin waits like Wait and then counts an automation step in flight until
-// the returned func is called. Policy finish-step waits for such steps
-// before it yields.
-func (a *Arbiter) Begin(ctx context.Context) (func(), error) {
-	for {
-		if err := a.Wait(ctx); err != nil {
-			return nil, err
-		}
-		a.mu.Lock()
-		if a.gateOpenLocked() {
-			end := a.stepStartedLocked()
-			a.mu.Unlock()
-			return end, nil
-		}
-		a.mu.Unlock()
-	}
-}
-
-// StepStarted counts an automation step that has already passed the gate
-// (the CDP proxy's acting commands, from forwarding to Chromium's answer)
-// until the returned func is called. Policy finish-step waits for it.
-func (a *Arbiter) StepStarted() func() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.stepStartedLocked()
-}
-
-func (a *Arbiter) stepStartedLocked() func() {
-	a.inflight++
-	a.lastActive = time.Now()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			a.mu.Lock()
-			a.inflight--
-			a.lastActive = time.Now()
-			a.armIdleLocked()
-			a.notifyLocked()
-			a.mu.Unlock()
-		})
-	}
-}
-
-// Do runs step as one automation step: after Wait, counted for finish-step.
-func (a *Arbiter) Do(ctx context.Context, step func(ctx context.Context) error) error {
-	end, err := a.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer end()
-	return step(ctx)
-}
-
-// Touch records automation activity, postponing the idle release.
-func (a *Arbiter) Touch() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.lastActive = time.Now()
-	a.armIdleLocked()
-}
-
-func (a *Arbiter) armIdleLocked() {
-	if a.cfg.IdleRelease <= 0 || a.closing {
-		return
-	}
-	if a.idleTimer != nil {
-		a.idleTimer.Stop()
-	}
-	a.idleTimer = time.AfterFunc(a.cfg.IdleRelease, a.idleFired)
-}
-
-func (a *Arbiter) idleFired() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.status.State != StateAutomation || a.inflight > 0 || a.handoff != "" || a.closing {
-		return
-	}
-	if idle := time.Since(a.lastActive); idle < a.cfg.IdleRelease {
-		a.armIdleLocked()
-		return
-	}
-	a.wantHost = false
-	a.nextReason = fmt.Sprintf("automation idle for %s: released", a.cfg.IdleRelease)
-	a.kickLocked(func(ctx context.Context) { _ = a.release(ctx) })
-}
-
-func (a *Arbiter) waitError(err error) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s := a.status
-	switch {
-	case a.closing:
-		return ErrClosed
-	case a.handoff != "":
-		return fmt.Errorf("waiting for control: handoff in progress (%s): %w", a.handoff, err)
-	case a.paused:
-		return fmt.Errorf("waiting for control: automation is paused: %w", err)
-	case s.State == StateHuman:
-		return fmt.Errorf("waiting for control: held by %s since %s: %w", describeHost(s.Host, s.HostName), s.Since.Format("15:04:05"), err)
-	case s.State == StateDisconnected:
-		return fmt.Errorf("waiting for control: not connected to neko: %w", err)
-	case a.lastErr != nil:
-		return fmt.Errorf("waiting for control: %v: %w", a.lastErr, err)
-	default:
-		return fmt.Errorf("waiting for control (%s): %w", s.State, err)
-	}
-}
-
-// Acquire makes codrive the host. If nobody hosts it requests control. If a
-// person hosts it does not steal: their client is sent control requests, at
-// RequestInterval, until they release or ctx ends; with Takeover and an admin
-// login it takes control instead.
-func (a *Arbiter) Acquire(ctx context.Context) error {
-	a.mu.Lock()
-	if a.closing {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	a.wantHost = true
-	a.humanHad = false
-	// An explicit acquire needs no reclaim grace.
-	a.freeAfterHuman = false
-	a.mu.Unlock()
-	var lastAsk time.Time
-	for {
-		a.mu.Lock()
-		st := a.status.State
-		ch := a.changed
-		a.mu.Unlock()
-		switch st {
-		case StateAutomation:
-			return nil
-		case StateFree:
-			a.mu.Lock()
-			a.maybeAcquireLocked()
-			a.mu.Unlock()
-		case StateHuman:
-			if a.cfg.Takeover && a.admin {
-				octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
-				a.mu.Lock()
-				a.nextReason = ""
-				a.mu.Unlock()
-				err := a.client.TakeControl(octx)
-				cancel()
-				if err != nil {
-					return fmt.Errorf("take control: %w", err)
-				}
-			} else if time.Since(lastAsk) >= a.cfg.RequestInterval {
-				lastAsk = time.Now()
-				octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
-				_, err := a.client.RequestControl(octx)
-				cancel()
-				if err != nil && ctx.Err() == nil {
-					return fmt.Errorf("request control: %w", err)
+	before := lockSettings{LockedControls: cur.LockedControls, ImplicitHosting: cur.ImplicitHosting}
+	if l, _ := leaseOf(cur); l != nil {
+		if l.Owner != self {
+			sessions, err := a.client.Sessions(ctx)
+			if err != nil {
+				return nil, "", fmt.Errorf("read sessions: %w", err)
+			}
+			for _, s := range sessions {
+				if s.ID == l.Owner && s.State.IsConnected {
+					return nil, describeHost(s.ID, s.Profile.Name), nil
 				}
 			}
 		}
-		wait := a.cfg.RequestInterval
-		if !lastAsk.IsZero() {
-			wait = time.Until(lastAsk.Add(a.cfg.RequestInterval))
-		}
-		t := time.NewTimer(max(wait, time.Millisecond))
-		select {
-		case <-ch:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return a.waitError(ctx.Err())
-		case <-a.ctx.Done():
-			t.Stop()
-			return ErrClosed
-		}
-		t.Stop()
+		before = l.Before // it knows the room before any codrive locked it
+	}
+	l := lockLease{Owner: self, User: a.cfg.User, Before: before, Since: time.Now().UTC()}
+	if err := a.client.UpdateSettings(ctx, lockPatch(l)); err != nil {
+		return nil, "", fmt.Errorf("lock controls: %w", err)
+	}
+	return &before, "", nil
+}
+
+// restore puts back the settings before a lock (see restoreOnto) and clears
+// the lease.
+func (a *Arbiter) restore(ctx context.Context, before *lockSettings) error {
+	cur, err := a.client.Settings(ctx)
+	if err != nil {
+		return fmt.Errorf("read room settings: %w", err)
+	}
+	now := lockSettings{LockedControls: cur.LockedControls, ImplicitHosting: cur.ImplicitHosting}
+	return a.client.UpdateSettings(ctx, restorePatch(now, before))
+}
+
+func (a *Arbiter) send(e effSend) {
+	var err error
+	if e.To == "" {
+		err = a.conn.SendBroadcast("codrive", e.Body)
+	} else {
+		err = a.conn.SendUnicast(e.To, "codrive", e.Body)
+	}
+	if err != nil {
+		a.log.Warn("codrive: could not tell viewers why control moved", "err", err)
 	}
 }
 
-// Release gives control back to the room (if codrive hosts) and drops the
-// demand for it: automation will not take it again until Wait or Acquire.
-func (a *Arbiter) Release(ctx context.Context) error {
-	a.mu.Lock()
-	a.wantHost = false
-	a.mu.Unlock()
-	return a.release(ctx)
-}
-
-// release restores locked settings and releases control if codrive hosts.
-func (a *Arbiter) release(ctx context.Context) error {
-	var errs []error
-	if err := a.restoreLock(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if a.conn.IsHost() {
-		octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
-		err := a.client.ReleaseControl(octx)
-		cancel()
-		if err != nil && !errors.Is(err, neko.ErrNotHost) {
-			errs = append(errs, fmt.Errorf("release control: %w", err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Pause stops automation for the operator: the gate closes and, if codrive
-// hosts, control is released so a person can take it.
-func (a *Arbiter) Pause(ctx context.Context) error {
-	a.mu.Lock()
-	if a.closing {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	a.paused = true
-	a.nextReason = "automation paused by the operator"
-	a.notifyLocked()
-	a.emitLocked("pause", "", "automation paused by the operator")
-	a.mu.Unlock()
-	return a.release(ctx)
-}
-
-// Resume undoes Pause: automation takes control again when it needs it.
-func (a *Arbiter) Resume() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.paused = false
-	a.humanHad = false
-	a.freeAfterHuman = false
-	a.notifyLocked()
-	a.emitLocked("resume", "", "automation resumed by the operator")
-	a.maybeAcquireLocked()
-}
-
-// Handoff asks a person for help: codrive unlocks the room if it locked it,
-// releases control, tells every viewer why (send/broadcast, subject
-// "codrive"), and returns when a person has taken control and released it
-// again, or when ctx ends. Automation then takes control back.
-func (a *Arbiter) Handoff(ctx context.Context, reason string) error {
-	if reason == "" {
-		reason = "automation needs a person"
-	}
-	a.mu.Lock()
-	if a.closing {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	if a.handoff != "" {
-		cur := a.handoff
-		a.mu.Unlock()
-		return fmt.Errorf("codrive: a handoff is already in progress (%s)", cur)
-	}
-	a.handoff = reason
-	a.nextReason = "handoff: " + reason
-	turns := a.humanTurns
-	if a.status.State == StateHuman {
-		// A person already hosts: their turn is the one we wait out.
-		turns--
-	}
-	a.notifyLocked()
-	a.emitLocked("handoff", "", "handoff started: "+reason)
-	a.mu.Unlock()
-
-	defer func() {
-		a.mu.Lock()
-		a.handoff = ""
-		// The person released on purpose: take control back at once.
-		a.freeAfterHuman = false
-		a.humanHad = false
-		a.notifyLocked()
-		a.emitLocked("handoff", "", "handoff ended: "+reason)
-		a.maybeAcquireLocked()
-		a.mu.Unlock()
-	}()
-
-	if err := a.conn.SendBroadcast("codrive", map[string]any{
-		"reason":  reason,
-		"message": "codrive: automation needs a person: " + reason + ". Take control, then release it when done.",
-	}); err != nil {
-		a.log.Warn("codrive: could not broadcast the handoff", "err", err)
-	}
-	if err := a.release(ctx); err != nil {
-		return fmt.Errorf("handoff: %w", err)
-	}
-	// Count turns rather than sample the state: a person may take control
-	// and release it again before this goroutine looks.
-	if err := a.waitLocked(ctx, func() bool { return a.humanTurns > turns }); err != nil {
-		return fmt.Errorf("handoff (%s): no person took control: %w", reason, err)
-	}
-	if err := a.waitLocked(ctx, func() bool { return a.status.State == StateFree || a.status.State == StateAutomation }); err != nil {
-		return fmt.Errorf("handoff (%s): the person still holds control: %w", reason, err)
-	}
-	return nil
-}
-
-// waitLocked waits until ok, which runs with a.mu held, is true.
-func (a *Arbiter) waitLocked(ctx context.Context, ok func() bool) error {
-	for {
-		a.mu.Lock()
-		done, ch, closing := ok(), a.changed, a.closing
-		a.mu.Unlock()
-		if closing {
-			return ErrClosed
-		}
-		if done {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// WaitState blocks until the state satisfies ok or ctx ends.
-func (a *Arbiter) WaitState(ctx context.Context, ok func(Status) bool) (Status, error) {
-	for {
-		a.mu.Lock()
-		s, ch := a.statusLocked(), a.changed
-		a.mu.Unlock()
-		if ok(s) {
-			return s, nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return s, ctx.Err()
-		}
-	}
-}
-
-// Close releases control if codrive holds it, restores every room setting
-// it changed, closes the socket with a normal close (so neko clears the host
-// at once rather than after its 5 s grace) and logs out. ctx bounds it.
-func (a *Arbiter) Close(ctx context.Context) error {
-	a.mu.Lock()
-	if a.closing {
-		a.mu.Unlock()
-		return nil
-	}
-	a.closing = true
-	a.wantHost = false
-	for _, t := range []*time.Timer{a.reclaimTimer, a.idleTimer, a.retryTimer} {
-		if t != nil {
-			t.Stop()
-		}
-	}
-	a.notifyLocked()
-	a.mu.Unlock()
-
-	var errs []error
-	if err := a.release(ctx); err != nil {
-		errs = append(errs, err)
-	}
+// shutdown closes the socket cleanly (neko clears a host at once on a normal
+// close, instead of after its 5 s grace) and logs out, once the rule has
+// undone what codrive changed.
+func (a *Arbiter) shutdown(e effShutdown) {
+	errs := []error{e.Err}
 	if err := a.conn.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close neko socket: %w", err))
 	}
+	ctx, cancel := context.WithTimeout(a.opCtx, a.cfg.OpTimeout)
+	defer cancel()
 	if err := a.client.Logout(ctx); err != nil && !errors.Is(err, neko.ErrUnauthorized) {
 		errs = append(errs, fmt.Errorf("logout: %w", err))
 	}
-	// Cancel under mu: kickLocked checks ctx and calls wg.Add under mu, so
-	// no goroutine can be added once Wait below has started.
-	a.mu.Lock()
-	a.cancel()
-	a.mu.Unlock()
-	a.wg.Wait()
+	a.closeErr <- errors.Join(errs...)
+}
+
+// finish ends the loop: the Close caller gets its answer, pending calls get
+// ErrClosed, and subscribers see their channels close.
+func (a *Arbiter) finish(err error) {
+	a.wake.Stop()
+	a.opCancel()
+	for id, ch := range a.calls {
+		if id == a.rule.closeCall {
+			ch <- err
+		} else {
+			ch <- ErrClosed
+		}
+		delete(a.calls, id)
+	}
 	a.events.Close()
-	return errors.Join(errs...)
-}
-
-// Give hands control to a person (session id) on the operator's behalf.
-// Automation then waits as after a yield, and takes control back when they
-// release (unless NoReclaim).
-func (a *Arbiter) Give(ctx context.Context, sessionID string) error {
-	a.mu.Lock()
-	if a.closing {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	if sessionID == a.status.Session {
-		a.mu.Unlock()
-		return errors.New("codrive: cannot give control to codrive's own session; use Acquire")
-	}
-	a.humanHad = true
-	a.nextReason = fmt.Sprintf("given to %s by the operator", describeHost(sessionID, a.nameLocked(sessionID)))
-	a.mu.Unlock()
-	if err := a.restoreLock(ctx); err != nil {
-		return err
-	}
-	octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
-	defer cancel()
-	if err := a.client.GiveControl(octx, sessionID); err != nil {
-		return fmt.Errorf("give control: %w", err)
-	}
-	return nil
-}
-
-// Take makes codrive the host at once, from whoever holds control. neko
-// allows it to admins only.
-func (a *Arbiter) Take(ctx context.Context) error {
-	a.mu.Lock()
-	if a.closing {
-		a.mu.Unlock()
-		return ErrClosed
-	}
-	if !a.admin {
-		a.mu.Unlock()
-		return fmt.Errorf("codrive: take needs an admin login: %w", neko.ErrNotAdmin)
-	}
-	a.wantHost = true
-	a.humanHad = false
-	a.mu.Unlock()
-	octx, cancel := context.WithTimeout(ctx, a.cfg.OpTimeout)
-	defer cancel()
-	if err := a.client.TakeControl(octx); err != nil {
-		return fmt.Errorf("take control: %w", err)
-	}
-	return nil
-}
-
-// Done is closed when codrive's neko connection has ended for good: Close,
-// or neko refusing it (a password that no longer works after a restart,
-// another socket taking over the session). Err says why.
-func (a *Arbiter) Done() <-chan struct{} { return a.conn.Done() }
-
-// Err is why the neko connection ended, nil while it lives.
-func (a *Arbiter) Err() error {
-	select {
-	case <-a.conn.Done():
-		return a.conn.Err()
-	default:
-		return nil
-	}
 }

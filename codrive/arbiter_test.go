@@ -122,7 +122,7 @@ func nextEvent(t *testing.T, evs <-chan Event, what string, ok func(Event) bool)
 			if ok(ev) {
 				return ev
 			}
-			seen = append(seen, ev.Kind+":"+string(ev.Status.State)+":"+ev.Reason)
+			seen = append(seen, string(ev.Kind)+":"+string(ev.Status.State)+":"+ev.Reason)
 		case <-deadline:
 			t.Fatalf("timed out waiting for %s (saw %v)", what, seen)
 		}

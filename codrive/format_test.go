@@ -20,7 +20,7 @@ func TestEventGolden(t *testing.T) {
 		Status: Status{
 			State: StateHuman, Host: "alice-Ab3dE", HostName: "alice", Since: at,
 			Reason: "alice (alice-Ab3dE) asked for control (policy yield)", Session: "codrive-x1Y2z",
-			Policy: PolicyYield, Pending: []PendingRequest{{ID: "bob-Qw3rT", Name: "bob", Since: at}},
+			Policy: PolicyYield, Gate: GateWaiting, Pending: []PendingRequest{{ID: "bob-Qw3rT", Name: "bob", Since: at}},
 		},
 		Page: &PageInfo{TargetID: "C911F93F3911D61DE9B688EE58D5CCFF", URL: "https://example.com/", Title: "Example", Attached: true},
 	}

@@ -46,9 +46,13 @@ func (c *controller) close() {
 	c.hub.Close()
 }
 
+// Begin passes the gate and counts the command in flight in one decision.
+func (c *controller) Begin(ctx context.Context) (func(), error) { return c.a.Begin(ctx) }
+
+// Wait, Acted and StepStarted serve the proxy until it moves to Begin.
 func (c *controller) Wait(ctx context.Context) error { return c.a.Wait(ctx) }
-func (c *controller) Acted()                         { c.a.Touch() }
-func (c *controller) StepStarted() func()            { return c.a.StepStarted() }
+func (c *controller) Acted()                         {}
+func (c *controller) StepStarted() func()            { return func() {} }
 func (c *controller) Status() cdpproxy.Status        { return proxyStatus(c.a.Status()) }
 func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
 	return c.hub.Subscribe()

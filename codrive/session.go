@@ -177,7 +177,7 @@ func (s *Session) publish(ev Event) {
 	s.hub.Publish(ev)
 }
 
-func (s *Session) note(kind, reason string) {
+func (s *Session) note(kind EventKind, reason string) {
 	s.publish(Event{Time: time.Now(), Kind: kind, Reason: reason, Status: s.Status()})
 }
 
@@ -194,13 +194,13 @@ func (s *Session) followBrowser(page *cdp.Page) {
 			why = err.Error()
 		}
 		s.setPage(nil)
-		s.note("browser", why+"; re-attaching")
+		s.note(EventBrowser, why+"; re-attaching")
 		page = s.reattach()
 		if page == nil {
 			return
 		}
 		s.setPage(page)
-		s.note("browser", "attached again to "+page.String())
+		s.note(EventBrowser, "attached again to "+page.String())
 	}
 }
 
@@ -225,7 +225,7 @@ func (s *Session) followPage(page *cdp.Page) {
 			s.info = PageInfo{TargetID: i.TargetID, URL: i.URL, Title: i.Title, Attached: true}
 			s.mu.Unlock()
 			if changed {
-				s.note("page", "navigated")
+				s.note(EventPage, "navigated")
 			}
 		case <-page.Done():
 			return

@@ -55,6 +55,57 @@ func ParsePolicy(s string) (Policy, error) {
 	return "", fmt.Errorf("unknown policy %q (want one of %s)", s, strings.Join(names, ", "))
 }
 
+// Gate says whether automation may act right now, and if not, why. The
+// arbiter decides it; the CDP proxy, the terminal UI and attach only read it.
+type Gate string
+
+const (
+	// GateOpen: codrive hosts and automation may act.
+	GateOpen Gate = "open"
+	// GateWaiting: automation waits for control (nobody or a person hosts,
+	// or neko is out of reach); it asks for control when it needs it.
+	GateWaiting Gate = "waiting"
+	// GateYielding: codrive still hosts but is handing control to a person
+	// (policies yield and finish-step, or an operator's give).
+	GateYielding Gate = "yielding"
+	// GatePaused: the operator paused automation.
+	GatePaused Gate = "paused"
+	// GateHandoff: automation asked a person for help and waits for them.
+	GateHandoff Gate = "handoff"
+	// GateClosed: the arbiter is closing or closed, or neko refused it.
+	GateClosed Gate = "closed"
+)
+
+// EventKind says what an Event is about.
+type EventKind string
+
+const (
+	// EventState: who holds control changed (one per host change neko
+	// reports, in order), or the connection to neko came or went.
+	EventState EventKind = "state"
+	// EventRequest: a person asked for control while automation hosts.
+	EventRequest EventKind = "request"
+	// EventYield: policy finish-step waits for steps in flight.
+	EventYield EventKind = "yield"
+	// EventHandoff: a handoff started or ended.
+	EventHandoff EventKind = "handoff"
+	// EventPause and EventResume: the operator paused or resumed automation.
+	EventPause  EventKind = "pause"
+	EventResume EventKind = "resume"
+	// EventSettings: codrive locked or restored the room, or someone else
+	// changed what it had locked.
+	EventSettings EventKind = "settings"
+	// EventConnection: the neko connection dropped, is being retried, or is
+	// back.
+	EventConnection EventKind = "connection"
+	// EventError: something codrive tried failed; it says what it does next.
+	EventError EventKind = "error"
+	// EventPage: the attached tab navigated (Session only).
+	EventPage EventKind = "page"
+	// EventBrowser: Chromium went away or came back (Session only).
+	EventBrowser EventKind = "browser"
+)
+
 // PendingRequest is a person's request for control that codrive has not
 // granted (policy hold or locked).
 type PendingRequest struct {
@@ -79,21 +130,22 @@ type Status struct {
 	Paused bool `json:"paused"`
 	// Handoff holds the reason of a handoff in progress.
 	Handoff string `json:"handoff,omitempty"`
-	// Go is true when automation may act right now.
+	// Gate says whether automation may act now, and if not, why.
+	Gate Gate `json:"gate"`
+	// Go is true when automation may act right now (Gate is GateOpen).
 	Go bool `json:"go"`
+	// Steps counts automation steps in flight (Begin without its done).
+	Steps int `json:"steps,omitempty"`
 	// Locked is true while codrive keeps the room's controls locked.
 	Locked  bool             `json:"locked"`
 	Pending []PendingRequest `json:"pending,omitempty"`
 }
 
-// Event is one thing that happened in the arbitration. Kind is one of
-// "state" (who holds control changed), "request" (a person asked for
-// control), "yield" (finish-step waits for steps in flight), "handoff",
-// "pause", "resume", "settings", "connection", "error"; a Session adds
-// "page" and "browser".
+// Event is one thing that happened in the arbitration, with the Status
+// right after it.
 type Event struct {
 	Time      time.Time `json:"time"`
-	Kind      string    `json:"kind"`
+	Kind      EventKind `json:"kind"`
 	Actor     string    `json:"actor,omitempty"`
 	ActorName string    `json:"actorName,omitempty"`
 	Reason    string    `json:"reason"`

@@ -534,6 +534,9 @@ type SettingsPatch struct {
 	InactiveCursors   *bool `json:"inactive_cursors,omitempty"`
 	MercifulReconnect *bool `json:"merciful_reconnect,omitempty"`
 	HeartbeatInterval *int  `json:"heartbeat_interval,omitempty"`
+	// Plugins merges into the plugin settings: neko unmarshals it over the
+	// current map, so keys not named stay, and a nil value stays as null.
+	Plugins map[string]any `json:"plugins,omitempty"`
 }
 
 // UpdateSettings merges p into the room settings (admin only). neko

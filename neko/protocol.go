@@ -73,18 +73,20 @@ type Message struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
-// Settings are the room settings (server/pkg/types/session.go). Plugins is
-// kept raw: codrive never interprets it but must round-trip it.
+// Settings are the room settings (server/pkg/types/session.go). Plugins
+// holds plugin settings as "plugin.setting" keys (pkg/types/plugins.go);
+// neko sends null when none is set. codrive keeps its lock record there
+// (codrive.LeaseKey).
 type Settings struct {
-	PrivateMode       bool            `json:"private_mode"`
-	LockedLogins      bool            `json:"locked_logins"`
-	LockedControls    bool            `json:"locked_controls"`
-	ControlProtection bool            `json:"control_protection"`
-	ImplicitHosting   bool            `json:"implicit_hosting"`
-	InactiveCursors   bool            `json:"inactive_cursors"`
-	MercifulReconnect bool            `json:"merciful_reconnect"`
-	HeartbeatInterval int             `json:"heartbeat_interval"`
-	Plugins           json.RawMessage `json:"plugins,omitempty"`
+	PrivateMode       bool           `json:"private_mode"`
+	LockedLogins      bool           `json:"locked_logins"`
+	LockedControls    bool           `json:"locked_controls"`
+	ControlProtection bool           `json:"control_protection"`
+	ImplicitHosting   bool           `json:"implicit_hosting"`
+	InactiveCursors   bool           `json:"inactive_cursors"`
+	MercifulReconnect bool           `json:"merciful_reconnect"`
+	HeartbeatInterval int            `json:"heartbeat_interval"`
+	Plugins           map[string]any `json:"plugins"`
 }
 
 // DefaultSettings are the settings of a stock neko v3 deployment

@@ -169,6 +169,6 @@ func testOptions(room neko.Room) Options {
 }
 
 // stamp builds events at the pinned clock.
-func event(kind, reason string, st codrive.Status, page *codrive.PageInfo) codrive.Event {
+func event(kind codrive.EventKind, reason string, st codrive.Status, page *codrive.PageInfo) codrive.Event {
 	return codrive.Event{Time: t0, Kind: kind, Reason: reason, Status: st, Page: page}
 }

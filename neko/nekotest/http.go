@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -525,7 +526,7 @@ func (s *Server) settingsSet(w http.ResponseWriter, r *http.Request, sess *sessi
 		s.mu.Unlock()
 		return httpError(http.StatusBadRequest, "unable to parse provided data")
 	}
-	next.Plugins = bytes.Clone(next.Plugins)
+	next.Plugins = maps.Clone(next.Plugins)
 	old := s.settings
 	s.settings = next
 	s.updateSettingsLocked(sess, next, old)

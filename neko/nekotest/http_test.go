@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -642,7 +643,7 @@ func TestSettingsPartialMerge(t *testing.T) {
 }
 
 func settingsEqual(a, b neko.Settings) bool {
-	return bytes.Equal(a.Plugins, b.Plugins) &&
+	return reflect.DeepEqual(a.Plugins, b.Plugins) &&
 		a.PrivateMode == b.PrivateMode && a.LockedLogins == b.LockedLogins &&
 		a.LockedControls == b.LockedControls && a.ControlProtection == b.ControlProtection &&
 		a.ImplicitHosting == b.ImplicitHosting && a.InactiveCursors == b.InactiveCursors &&

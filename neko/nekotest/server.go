@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -120,7 +121,7 @@ func (o Options) initialSettings() neko.Settings {
 	if o.Settings != nil {
 		st = *o.Settings
 	}
-	st.Plugins = bytes.Clone(st.Plugins)
+	st.Plugins = maps.Clone(st.Plugins)
 	if st.ControlProtection {
 		st.LockedControls = true
 	}
@@ -335,7 +336,7 @@ func (s *Server) resetStateLocked() {
 		sess.gone = true
 	}
 	s.settings = s.initial
-	s.settings.Plugins = bytes.Clone(s.initial.Plugins)
+	s.settings.Plugins = maps.Clone(s.initial.Plugins)
 	s.sessions = make(map[string]*session)
 	s.tokens = make(map[string]string)
 	s.hostID = ""
@@ -351,7 +352,7 @@ func (s *Server) Settings() neko.Settings {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.settings
-	st.Plugins = bytes.Clone(st.Plugins)
+	st.Plugins = maps.Clone(st.Plugins)
 	return st
 }
 
@@ -363,7 +364,7 @@ func (s *Server) Settings() neko.Settings {
 func (s *Server) SetSettings(st neko.Settings) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st.Plugins = bytes.Clone(st.Plugins)
+	st.Plugins = maps.Clone(st.Plugins)
 	old := s.settings
 	s.settings = st
 	s.updateSettingsLocked(nil, st, old)
@@ -396,7 +397,7 @@ func (s *Server) State() State {
 
 func (s *Server) stateLocked() State {
 	st := State{Settings: s.settings, Sessions: s.sessionListLocked()}
-	st.Settings.Plugins = bytes.Clone(st.Settings.Plugins)
+	st.Settings.Plugins = maps.Clone(st.Settings.Plugins)
 	if h, ok := s.getHostLocked(); ok {
 		st.HasHost, st.HostID = true, h.id
 	}

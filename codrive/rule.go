@@ -1,0 +1,1183 @@
+package codrive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/codrive/codrive/neko"
+)
+
+// This file is codrive's whole arbitration rule: a pure transition function
+// from one input (rule_io.go) to a new state plus effects. It does no I/O and
+// reads no clock, so tests drive it with simulated time and random
+// interleavings (rule_sim_test.go). The Arbiter (arbiter.go) is its only
+// owner: one goroutine feeds it inputs and carries out its effects.
+//
+// The rule keeps these promises (the invariants the tests check):
+//
+//	I1 automation never acts while a person hosts: the gate closes before
+//	   codrive hands control over, and opens only while codrive hosts;
+//	I2 codrive never takes control from a person except by policy or an
+//	   explicit takeover (Take, Acquire with Takeover);
+//	I3 when the room stays free for ReclaimAfter and automation wants
+//	   control, it asks for it; nothing blocks automation for ever;
+//	I4 every host change neko reports becomes exactly one state event, in
+//	   order;
+//	I5 after Close the room's settings are as codrive found them and codrive
+//	   does not host.
+//
+// Everything that decides an action is re-derived in settle after every
+// input, from the state alone: a missed trigger can delay an action until
+// the next input or wake-up, never lose it.
+
+// policyRule is what a policy does, side by side with the others.
+type policyRule struct {
+	// Yields: a person asking for control gets it; automation pauses.
+	Yields bool
+	// FinishStep: before handing over, wait for the automation steps in
+	// flight (at most StepTimeout).
+	FinishStep bool
+	// LocksRoom: while automation hosts, locked_controls is on and
+	// implicit_hosting off, so viewers watch but cannot take; the exact
+	// previous values come back afterwards.
+	LocksRoom bool
+	// NeedsAdmin: changing room settings is for neko admins.
+	NeedsAdmin bool
+	// Notice is what a person asking for control is told when automation
+	// keeps it.
+	Notice string
+}
+
+func (p Policy) rule() policyRule {
+	switch p {
+	case PolicyYield:
+		return policyRule{Yields: true}
+	case PolicyFinishStep:
+		return policyRule{Yields: true, FinishStep: true}
+	case PolicyHold:
+		return policyRule{Notice: "codrive: automation is running and keeps control"}
+	case PolicyLocked:
+		return policyRule{LocksRoom: true, NeedsAdmin: true, Notice: "codrive: automation is running; controls are locked until it finishes"}
+	}
+	return policyRule{Yields: true}
+}
+
+// ruleConfig is the part of Config the rule reads.
+type ruleConfig struct {
+	Policy          Policy
+	Admin           bool
+	ReclaimAfter    time.Duration
+	NoReclaim       bool
+	StepTimeout     time.Duration
+	IdleRelease     time.Duration
+	RequestInterval time.Duration
+	HandoffTimeout  time.Duration
+	Takeover        bool
+}
+
+// reportGrace bounds the wait for the control/host of a change neko said yes
+// to. neko broadcasts it before it answers the REST call
+// (internal/session/manager.go, then api/room/control.go), so it comes within
+// milliseconds unless something is broken; then codrive stops waiting rather
+// than block for ever, and says so.
+const reportGrace = 10 * time.Second
+
+// errNotNow answers a Begin while the gate is closed: wait for a change and
+// ask again.
+var errNotNow = errors.New("codrive: gate closed")
+
+// yielding is a hand-over of control to a person: a policy's answer to
+// their request, or an operator's Give (operator). The gate stays closed
+// from its start until neko reports the new host.
+type yielding struct {
+	to       string
+	operator bool
+	deadline time.Time // finish-step: hand over by then, steps or not
+	told     bool      // the yield event about steps in flight was emitted
+	op       opID      // the give, once sent
+	gaveAt   time.Time // when neko said yes to it
+}
+
+type handoff struct {
+	call     callID
+	reason   string
+	deadline time.Time
+	// took: a person has hosted since the handoff started (counted from
+	// neko's events, so a quick take-and-release is not missed).
+	took bool
+}
+
+// operatorOp is a Give or Take the operator asked for.
+type operatorOp struct {
+	call callID
+	to   string
+	op   opID // once sent
+}
+
+// expectation is a host change codrive asked neko for (a release or a
+// give) and neko has yet to report, with the reason to give it. Until it is
+// reported, the gate stays closed: neko's answer and its control/host race
+// on different sockets, and an older control/host still on its way can show
+// the same host. The report is the one whose actor is codrive itself.
+type expectation struct {
+	host, reason string
+	op           opID
+	by           time.Time // set when neko said yes: give up waiting then
+}
+
+type rule struct {
+	cfg ruleConfig
+	pol policyRule
+	now time.Time
+	out []effect
+
+	// What neko said, in the order it said it.
+	connected, ended bool
+	self, host       string
+	since            time.Time // of the current state
+	reason           string    // why the state last changed
+	settings         roomSettings
+	sessions         map[string]sessionInfo
+	// At the last drop: did codrive host, did a person?
+	heldAtDrop, personAtDrop bool
+
+	// What automation and the operator want.
+	want    bool // automation wants to host
+	paused  bool
+	closing bool
+	// humanHad: a person hosted since automation last claimed control
+	// (NoReclaim then keeps automation away).
+	humanHad bool
+	// freeAfterHuman: the room became free when a person let go, at freeSince;
+	// automation waits ReclaimAfter before asking.
+	freeAfterHuman bool
+	freeSince      time.Time
+	steps          map[callID]bool
+	lastActive     time.Time
+	releaseReason  string
+
+	// Hand-overs and requests in progress.
+	yield   *yielding
+	handoff *handoff
+	give    *operatorOp
+	take    *operatorOp
+	pending map[string]PendingRequest
+	expect  *expectation
+
+	// REST operations in flight, and when each kind may be tried again.
+	ops        map[opID]effREST
+	nextOp     opID
+	retryAt    map[restKind]time.Time
+	grantedAt  time.Time // a request was granted; its control/host is due
+	askAt      time.Time // Acquire asks the person who hosts again at
+	takeTried  bool      // Acquire's takeover, once per person's turn
+	acquireErr error
+	requestErr string // the last request failure reported
+
+	// Policy locked.
+	lockApplied  bool
+	lockDeclined bool // someone else undid or holds the lock: not fought this turn
+	saved        *lockSettings
+	orphanOp     opID
+	orphanWarned string
+	deadWarned   string
+
+	waiters []waiter
+
+	closeCall  callID
+	closeTried map[restKind]bool
+	closeErrs  []error
+	shutdown   bool
+
+	wakeAt, nextWake time.Time
+}
+
+// waiter is a caller waiting for a condition of the state.
+type waiter struct {
+	call  callID
+	kind  string
+	check func() (done bool, err error)
+}
+
+func newRule(cfg ruleConfig) *rule {
+	return &rule{
+		cfg:        cfg,
+		pol:        cfg.Policy.rule(),
+		sessions:   map[string]sessionInfo{},
+		steps:      map[callID]bool{},
+		pending:    map[string]PendingRequest{},
+		ops:        map[opID]effREST{},
+		retryAt:    map[restKind]time.Time{},
+		closeTried: map[restKind]bool{},
+	}
+}
+
+// step applies one input at time now and returns the effects to carry out,
+// in order.
+func (r *rule) step(now time.Time, in input) []effect {
+	r.now, r.out = now, nil
+	switch in := in.(type) {
+	case inInit:
+		r.onInit(in)
+	case inHost:
+		r.onHost(in.Actor, in.Host)
+	case inRequest:
+		r.onRequest(in.From)
+	case inSettings:
+		r.onSettings(in)
+	case inSession:
+		r.onSession(in)
+	case inConnLost:
+		r.onConnLost(in.Reason)
+	case inConnEnded:
+		r.onConnEnded(in.Reason)
+	case inBegin:
+		r.onBegin(in.Call)
+	case inStepEnd:
+		if r.steps[in.Call] {
+			delete(r.steps, in.Call)
+			r.lastActive = now
+		}
+	case inAcquire:
+		r.onAcquire(in.Call)
+	case inRelease:
+		r.onRelease(in.Call, "automation released control")
+	case inPause:
+		r.onPause(in.Call)
+	case inResume:
+		r.onResume()
+	case inHandoff:
+		r.onHandoff(in.Call, in.Reason)
+	case inGive:
+		r.onGive(in.Call, in.To)
+	case inTake:
+		r.onTake(in.Call)
+	case inClose:
+		r.onClose(in.Call)
+	case inCancel:
+		r.onCancel(in.Call, in.Err)
+	case restResult:
+		r.onResult(in)
+	case inTick:
+	}
+	r.settle()
+	return r.out
+}
+
+// --- Facts from neko -------------------------------------------------------
+
+func (r *rule) onInit(in inInit) {
+	first := r.self == ""
+	r.connected = true
+	r.self = in.Self
+	r.settings = in.Settings
+	r.sessions = map[string]sessionInfo{}
+	for _, s := range in.Sessions {
+		r.sessions[s.ID] = s
+	}
+	r.grantedAt = time.Time{}
+	if e := r.expect; e != nil {
+		if _, inFlight := r.ops[e.op]; !inFlight {
+			r.expect = nil // system/init already shows it
+		}
+	}
+	if r.yield != nil && r.yield.op != 0 {
+		// system/init is the whole truth: a give that landed shows in it;
+		// one still on its way keeps the gate closed (see gate).
+		r.yield = nil
+	}
+	r.setState(in.Host, "", in.Reason)
+	if in.Relogin {
+		// neko restarted: it forgot its settings, and codrive's lock and
+		// lease with them. The next lock reads the room afresh.
+		r.lockApplied, r.saved, r.lockDeclined = false, nil, false
+	} else if r.lockApplied && !locked(in.Settings.lockSettings) {
+		r.lockUndone()
+	}
+	if !first && r.host == "" {
+		// Take back at once only what codrive held; a person's turn cut
+		// short by neko gets the reclaim grace, as if they had just let go.
+		r.freeAfterHuman = !r.heldAtDrop && r.personAtDrop
+	}
+	r.emit(EventState, "", in.Reason)
+	if !first {
+		r.emit(EventConnection, "", in.Reason)
+	}
+}
+
+func (r *rule) onHost(actor, host string) {
+	if !r.connected || host == r.host {
+		return // neko re-broadcasts a take by the host itself: no change
+	}
+	prev := r.host
+	r.setState(host, actor, r.hostReason(actor, prev, host))
+	r.emit(EventState, actor, r.reason)
+	if h := r.handoff; h != nil && h.took && r.state() != StateHuman {
+		r.endHandoff(nil, "handoff ended: "+h.reason)
+	}
+}
+
+// setState records a new host (from control/host or system/init) and what
+// follows from it for every hand-over in progress.
+func (r *rule) setState(host, actor, reason string) {
+	before := r.state()
+	r.host, r.since, r.reason = host, r.now, reason
+	after := r.state()
+	clear(r.pending)
+	if y := r.yield; y != nil && (host == y.to || (y.op == 0 && !y.operator)) {
+		// Done, or a policy's yield overtaken before its give went out. A
+		// give already sent keeps the gate closed until neko reports it
+		// (or refuses it): an earlier change must not reopen it.
+		r.yield = nil
+	}
+	r.grantedAt, r.takeTried = time.Time{}, false
+	if before == StateAutomation || after == StateAutomation {
+		r.lockDeclined = false // a new automation turn locks again
+	}
+	switch after {
+	case StateHuman:
+		r.humanHad = true
+		if r.handoff != nil {
+			r.handoff.took = true
+		}
+	case StateFree:
+		r.freeSince = r.now
+		r.freeAfterHuman = before == StateHuman
+	case StateAutomation:
+		r.lastActive = r.now
+	}
+}
+
+func (r *rule) hostReason(actor, prev, host string) string {
+	if e := r.expect; e != nil && actor == r.self && host == e.host {
+		r.expect = nil
+		return e.reason
+	}
+	switch {
+	case host == "" && actor == "":
+		return "host disconnected"
+	case host == "" && actor == prev:
+		return "released by " + r.describe(actor)
+	case host == "":
+		return "reset by " + r.describe(actor)
+	case actor == "" || actor == host:
+		return r.describe(host) + " took control"
+	default:
+		return fmt.Sprintf("given to %s by %s", r.describe(host), r.describe(actor))
+	}
+}
+
+// onRequest applies the policy to a person asking codrive for control.
+func (r *rule) onRequest(from string) {
+	// neko echoes a REST request from the host itself back to the host.
+	if from == "" || from == r.self || r.closing || r.state() != StateAutomation {
+		return
+	}
+	who := r.describe(from)
+	if !r.pol.Yields {
+		if _, ok := r.pending[from]; ok {
+			// neko turns every input event of a non-host into a request
+			// (handler/control.go): answer once per person and host change.
+			return
+		}
+		r.pending[from] = PendingRequest{ID: from, Name: r.name(from), Since: r.now}
+		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control: kept by automation (policy %s)", who, r.cfg.Policy))
+		r.send(from, map[string]any{"message": r.holdMessage(), "policy": string(r.cfg.Policy)})
+		return
+	}
+	switch {
+	case r.yield != nil:
+		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control; already yielding to %s", who, r.describe(r.yield.to)))
+	case !r.wantsHost():
+		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control; automation is letting go of it already", who))
+	default:
+		// The gate closes now, before the host moves: no new step starts.
+		r.yield = &yielding{to: from, deadline: r.now.Add(r.cfg.StepTimeout)}
+		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control: pausing automation (policy %s)", who, r.cfg.Policy))
+	}
+}
+
+func (r *rule) onSettings(in inSettings) {
+	r.settings = in.Settings
+	if in.Actor == r.self || !r.lockApplied || locked(in.Settings.lockSettings) {
+		return
+	}
+	r.lockUndone()
+	r.emit(EventSettings, in.Actor, fmt.Sprintf("%s changed the room settings while automation runs: controls no longer locked", r.describe(in.Actor)))
+}
+
+// lockUndone: someone else undid codrive's lock. codrive does not fight an
+// admin: it locks no more this turn, and restores at once what is still its
+// own (restoreOnto leaves every setting they changed as they set it).
+func (r *rule) lockUndone() {
+	r.lockDeclined = true
+}
+
+func (r *rule) onSession(in inSession) {
+	if in.Deleted {
+		delete(r.sessions, in.ID)
+		return
+	}
+	s := r.sessions[in.ID]
+	s.ID = in.ID
+	if in.Connected != nil {
+		s.Connected = *in.Connected
+	}
+	if in.Name != "" {
+		s.Name = in.Name
+	}
+	r.sessions[in.ID] = s
+}
+
+func (r *rule) onConnLost(reason string) {
+	if r.connected {
+		r.heldAtDrop = r.host == r.self
+		r.personAtDrop = r.host != "" && r.host != r.self
+		r.connected = false
+		r.since, r.reason = r.now, reason
+		r.grantedAt = time.Time{}
+		if r.yield != nil && r.yield.op == 0 && !r.yield.operator {
+			r.yield = nil // the person asks again; a give already sent may still land
+		}
+		clear(r.pending)
+		r.emit(EventState, "", reason)
+	}
+	r.emit(EventConnection, "", reason)
+}
+
+func (r *rule) onConnEnded(reason string) {
+	r.connected, r.ended = false, true
+	r.since, r.reason = r.now, reason
+	r.yield = nil
+	r.emit(EventError, "", reason)
+}
+
+// --- Automation and the operator -----------------------------------------
+
+func (r *rule) onBegin(call callID) {
+	switch {
+	case r.closing || r.ended:
+		r.reply(call, ErrClosed)
+	case r.gate() == GateOpen:
+		r.steps[call] = true
+		r.lastActive = r.now
+		r.reply(call, nil)
+	default:
+		r.want = true // acted on once nothing pauses automation
+		r.reply(call, errNotNow)
+	}
+}
+
+func (r *rule) onAcquire(call callID) {
+	if r.closing || r.ended {
+		r.reply(call, ErrClosed)
+		return
+	}
+	// An explicit acquire needs no reclaim grace and lifts NoReclaim.
+	r.want, r.humanHad, r.freeAfterHuman = true, false, false
+	r.askAt = r.now
+	r.wait(call, "acquire", func() (bool, error) {
+		switch {
+		case r.state() == StateAutomation:
+			return true, nil
+		case r.closing || r.ended:
+			return true, ErrClosed
+		case r.acquireErr != nil:
+			return true, r.acquireErr
+		}
+		return false, nil
+	})
+}
+
+func (r *rule) onRelease(call callID, reason string) {
+	if r.closing || r.ended {
+		r.reply(call, nil)
+		return
+	}
+	r.want = false
+	r.releaseReason = reason
+	r.dropWaiters("acquire", errors.New("codrive: control was released before it was acquired"))
+	r.wait(call, "release", r.released)
+}
+
+// released: the release codrive asked for is done (or failed).
+func (r *rule) released() (bool, error) {
+	if r.opInFlight(opRelease) || r.opInFlight(opRestore) {
+		return false, nil
+	}
+	if err := r.retryErr(opRelease); err != nil {
+		return true, err
+	}
+	return r.state() != StateAutomation, nil
+}
+
+func (r *rule) onPause(call callID) {
+	if r.closing || r.ended {
+		r.reply(call, ErrClosed)
+		return
+	}
+	// Paused, not uninterested: want stays, and Resume takes control back.
+	r.paused = true
+	r.releaseReason = "automation paused by the operator"
+	if r.yield != nil && r.yield.op == 0 {
+		r.yield = nil // release instead: the person can take it from a free room
+	}
+	r.emit(EventPause, "", "automation paused by the operator")
+	r.wait(call, "pause", r.released)
+}
+
+func (r *rule) onResume() {
+	// Resume also lifts NoReclaim's wait after a person's turn.
+	r.paused, r.humanHad, r.freeAfterHuman = false, false, false
+	r.emit(EventResume, "", "automation resumed by the operator")
+}
+
+func (r *rule) onHandoff(call callID, reason string) {
+	switch {
+	case r.closing || r.ended:
+		r.reply(call, ErrClosed)
+		return
+	case r.handoff != nil:
+		r.reply(call, fmt.Errorf("codrive: a handoff is already in progress (%s)", r.handoff.reason))
+		return
+	}
+	// A person who already hosts is the one whose turn is waited out.
+	r.handoff = &handoff{call: call, reason: reason, deadline: r.now.Add(r.cfg.HandoffTimeout), took: r.state() == StateHuman}
+	r.want = true // automation wants control back afterwards
+	r.releaseReason = "handoff: " + reason
+	if r.yield != nil && r.yield.op == 0 {
+		r.yield = nil
+	}
+	r.emit(EventHandoff, "", "handoff started: "+reason)
+	r.send("", map[string]any{
+		"reason":  reason,
+		"message": "codrive: automation needs a person: " + reason + ". Take control, then release it when done.",
+	})
+}
+
+func (r *rule) endHandoff(err error, message string) {
+	h := r.handoff
+	r.handoff = nil
+	// The person let go on purpose (or nobody came): automation takes
+	// control back at once.
+	r.freeAfterHuman, r.humanHad = false, false
+	r.reply(h.call, err)
+	r.emit(EventHandoff, "", message)
+}
+
+func (r *rule) onGive(call callID, to string) {
+	switch {
+	case r.closing || r.ended:
+		r.reply(call, ErrClosed)
+	case to == r.self:
+		r.reply(call, errors.New("codrive: cannot give control to codrive's own session; use Acquire"))
+	case r.give != nil:
+		r.reply(call, errors.New("codrive: a give is already in progress"))
+	default:
+		r.give = &operatorOp{call: call, to: to}
+		r.yield = &yielding{to: to, operator: true}
+		r.humanHad = true
+	}
+}
+
+func (r *rule) onTake(call callID) {
+	switch {
+	case r.closing || r.ended:
+		r.reply(call, ErrClosed)
+	case !r.cfg.Admin:
+		r.reply(call, fmt.Errorf("codrive: take needs an admin login: %w", neko.ErrNotAdmin))
+	case r.take != nil:
+		r.reply(call, errors.New("codrive: a take is already in progress"))
+	default:
+		r.take = &operatorOp{call: call}
+		r.want, r.humanHad, r.freeAfterHuman = true, false, false
+	}
+}
+
+func (r *rule) onClose(call callID) {
+	if r.closing {
+		r.reply(call, nil)
+		return
+	}
+	r.closing, r.want = true, false
+	r.closeCall = call
+	r.releaseReason = "codrive is closing"
+	if r.yield != nil && r.yield.op == 0 {
+		r.yield = nil
+	}
+	if r.give != nil && r.give.op == 0 {
+		r.reply(r.give.call, ErrClosed)
+		r.give = nil
+	}
+	if r.take != nil && r.take.op == 0 {
+		r.reply(r.take.call, ErrClosed)
+		r.take = nil
+	}
+	for _, w := range r.waiters {
+		r.reply(w.call, ErrClosed)
+	}
+	r.waiters = nil
+	if r.handoff != nil {
+		r.endHandoff(ErrClosed, "handoff ended: codrive is closing")
+	}
+}
+
+func (r *rule) onCancel(call callID, err error) {
+	if h := r.handoff; h != nil && h.call == call {
+		what := "no person took control"
+		if h.took {
+			what = "the person still holds control"
+		}
+		r.endHandoff(fmt.Errorf("handoff (%s): %s: %w", h.reason, what, err), "handoff ended: "+h.reason+": "+what)
+		return
+	}
+	for _, o := range []**operatorOp{&r.give, &r.take} {
+		if op := *o; op != nil && op.call == call && op.op == 0 {
+			// Not sent yet: it never will be. One sent is answered when
+			// neko answers.
+			*o = nil
+			if r.yield != nil && r.yield.operator && r.yield.op == 0 {
+				r.yield = nil
+			}
+			r.reply(call, err)
+			return
+		}
+	}
+	for i, w := range r.waiters {
+		if w.call == call {
+			r.waiters = slices.Delete(r.waiters, i, i+1)
+			r.reply(call, err)
+			return
+		}
+	}
+}
+
+// --- REST results ----------------------------------------------------------
+
+func (r *rule) onResult(res restResult) {
+	op, ok := r.ops[res.Op]
+	kind := op.Kind
+	if !ok {
+		return
+	}
+	delete(r.ops, res.Op)
+	if res.Err != nil {
+		r.retryAt[kind] = r.now.Add(r.cfg.RequestInterval)
+		if r.closing {
+			r.closeErrs = append(r.closeErrs, fmt.Errorf("%s: %w", kind, res.Err))
+		}
+	} else {
+		delete(r.retryAt, kind)
+	}
+	switch kind {
+	case opRequest:
+		if res.Err != nil {
+			if msg := res.Err.Error(); msg != r.requestErr {
+				// Said once per cause: it is retried every RequestInterval.
+				r.requestErr = msg
+				r.fail(fmt.Sprintf("could not request control: %v; retrying every %s", res.Err, r.cfg.RequestInterval))
+			}
+			if res.Permanent && r.hasWaiter("acquire") {
+				r.acquireErr = fmt.Errorf("request control: %w", res.Err)
+			}
+			break
+		}
+		r.requestErr = ""
+		if !res.Pending {
+			r.grantedAt = r.now // neko says yes; its control/host is on its way
+		}
+	case opRelease:
+		if res.Err != nil {
+			r.fail("could not release control: " + res.Err.Error())
+		}
+		r.answered(res)
+	case opGive:
+		if y := r.yield; y != nil && y.op == res.Op {
+			if res.Err != nil {
+				r.yield = nil
+				r.fail(fmt.Sprintf("could not give control to %s: %v", r.describe(y.to), res.Err))
+			} else {
+				y.gaveAt = r.now
+			}
+		}
+		r.answered(res)
+		if g := r.give; g != nil && g.op == res.Op {
+			r.give = nil
+			r.reply(g.call, wrapErr("give control", res.Err))
+		}
+	case opTake:
+		if t := r.take; t != nil && t.op == res.Op {
+			r.take = nil
+			r.reply(t.call, wrapErr("take control", res.Err))
+		} else if res.Err != nil && r.hasWaiter("acquire") {
+			r.acquireErr = fmt.Errorf("take control: %w", res.Err)
+		}
+	case opLock:
+		switch {
+		case res.Err != nil:
+			r.fail("policy locked: could not lock the room: " + res.Err.Error())
+		case res.Declined != "":
+			r.lockDeclined = true
+			r.emit(EventSettings, "", "the room is already locked by another codrive ("+res.Declined+"): not locking it again")
+		default:
+			r.lockApplied, r.saved = true, res.Before
+			r.emit(EventSettings, "", fmt.Sprintf("controls locked while automation runs (before: %s)", res.Before))
+		}
+	case opRestore:
+		switch {
+		case res.Op == r.orphanOp:
+			r.orphanOp = 0
+			if res.Err != nil {
+				r.fail("could not restore the room left locked by a codrive that is gone: " + res.Err.Error())
+			} else {
+				r.emit(EventSettings, "", "restored the room settings a codrive session that is gone had locked")
+			}
+		case res.Err != nil:
+			r.fail("could not restore the room settings: " + res.Err.Error())
+		default:
+			r.emit(EventSettings, "", fmt.Sprintf("room settings restored (%s)", r.saved))
+			r.lockApplied, r.saved = false, nil
+		}
+	}
+}
+
+// --- settle: what follows from the state -----------------------------------
+
+func (r *rule) settle() {
+	r.nextWake = time.Time{}
+	if e := r.expect; e != nil && !e.by.IsZero() {
+		if r.now.Before(e.by) {
+			r.wakeBy(e.by)
+		} else {
+			r.expect = nil
+			r.fail("neko moved control for codrive but never reported it; going by what it said before")
+		}
+	}
+	r.progressYield()
+	r.checkIdle()
+	r.checkHandoff()
+	r.syncLock()
+	r.syncHost()
+	r.answerWaiters()
+	r.finishClose()
+	if !r.nextWake.Equal(r.wakeAt) {
+		r.wakeAt = r.nextWake
+		r.out = append(r.out, effWake{At: r.nextWake})
+	}
+}
+
+func (r *rule) progressYield() {
+	y := r.yield
+	if y == nil {
+		return
+	}
+	if y.op != 0 {
+		// Given, and neko said yes: its control/host must follow. If it
+		// does not, stop yielding rather than block automation for ever.
+		if !y.gaveAt.IsZero() {
+			if at := y.gaveAt.Add(reportGrace); r.now.Before(at) {
+				r.wakeBy(at)
+			} else {
+				r.yield = nil
+				r.fail(fmt.Sprintf("gave control to %s but neko did not move it; automation goes on", r.describe(y.to)))
+			}
+		}
+		return
+	}
+	if !r.connected || r.closing || (!y.operator && r.state() != StateAutomation) {
+		return
+	}
+	if r.lockApplied || r.opInFlight(opLock) || r.opInFlight(opRestore) {
+		return // the room is unlocked first (syncLock), then given
+	}
+	if r.opInFlight(opRelease) || r.opInFlight(opRequest) || r.opInFlight(opTake) || r.expect != nil {
+		return // one move of control at a time
+	}
+	if n := len(r.steps); r.pol.FinishStep && !y.operator && n > 0 {
+		if r.now.Before(y.deadline) {
+			if !y.told {
+				y.told = true
+				r.emit(EventYield, y.to, fmt.Sprintf("waiting for %d automation step(s) in flight before yielding to %s", n, r.describe(y.to)))
+			}
+			r.wakeBy(y.deadline)
+			return
+		}
+		r.fail(fmt.Sprintf("step in flight did not finish within %s; yielding anyway", r.cfg.StepTimeout))
+	}
+	why := fmt.Sprintf("%s asked for control (policy %s)", r.describe(y.to), r.cfg.Policy)
+	if y.operator {
+		why = fmt.Sprintf("given to %s by the operator", r.describe(y.to))
+	}
+	y.op = r.rest(effREST{Kind: opGive, To: y.to})
+	r.expect = &expectation{host: y.to, reason: why, op: y.op}
+	if y.operator {
+		r.give.op = y.op
+	}
+}
+
+func (r *rule) checkIdle() {
+	if r.cfg.IdleRelease <= 0 || r.state() != StateAutomation || !r.wantsHost() ||
+		len(r.steps) > 0 || r.yield != nil {
+		return
+	}
+	at := r.lastActive.Add(r.cfg.IdleRelease)
+	if r.now.Before(at) {
+		r.wakeBy(at)
+		return
+	}
+	r.want = false
+	r.releaseReason = fmt.Sprintf("automation idle for %s: released", r.cfg.IdleRelease)
+}
+
+func (r *rule) checkHandoff() {
+	h := r.handoff
+	if h == nil {
+		return
+	}
+	if r.now.Before(h.deadline) {
+		r.wakeBy(h.deadline)
+		return
+	}
+	what := "no person took control"
+	if h.took {
+		what = "the person still holds control"
+	}
+	err := fmt.Errorf("handoff (%s): %s within %s: %w", h.reason, what, r.cfg.HandoffTimeout, context.DeadlineExceeded)
+	r.endHandoff(err, "handoff timed out: "+h.reason+": "+what)
+}
+
+// syncLock makes the room's lock match what policy locked wants now, and
+// clears locks left by codrive sessions that are gone.
+func (r *rule) syncLock() {
+	if r.opInFlight(opLock) || r.opInFlight(opRestore) {
+		return
+	}
+	if r.connected {
+		if l := r.settings.Lease; l != nil && l.Owner != r.self && !r.sessions[l.Owner].Connected {
+			// A lease whose codrive is gone: undo its lock, exactly. A
+			// still-connected codrive's lock is never touched.
+			if r.cfg.Admin {
+				r.orphanOp = r.rest(effREST{Kind: opRestore, Want: &l.Before})
+				return
+			}
+			if r.orphanWarned != l.Owner {
+				r.orphanWarned = l.Owner
+				r.fail(fmt.Sprintf("the room was left locked by codrive session %s, which is gone; restoring it needs an admin login (codrive control reset)", l.Owner))
+			}
+		}
+	}
+	if !r.connected && !r.closing {
+		return // a lost socket is not a lost host: keep the lock until neko answers
+	}
+	want := r.pol.LocksRoom && r.connected && r.state() == StateAutomation && r.wantsHost() &&
+		!r.lockDeclined && r.yield == nil
+	switch {
+	case want && !r.lockApplied && r.may(opLock):
+		r.rest(effREST{Kind: opLock, Self: r.self})
+	case !want && r.lockApplied && r.may(opRestore):
+		r.rest(effREST{Kind: opRestore, Want: r.saved})
+	}
+}
+
+// syncHost asks neko for what automation wants: release, give, take or
+// request control.
+func (r *rule) syncHost() {
+	st := r.state()
+	// One move of control at a time, and none while neko has yet to report
+	// the last one.
+	busy := r.opInFlight(opRequest) || r.opInFlight(opRelease) || r.opInFlight(opGive) ||
+		r.opInFlight(opTake) || r.expect != nil
+	if busy || (!r.connected && !r.closing) || r.ended && !r.closing {
+		return
+	}
+	lockBusy := r.lockApplied || r.opInFlight(opLock) || r.opInFlight(opRestore)
+	hosting := st == StateAutomation || (r.closing && !r.connected && r.heldAtDrop)
+	switch {
+	case hosting && !r.wantsHost() && r.yield == nil && !lockBusy && r.may(opRelease):
+		r.expect = &expectation{host: "", reason: r.releaseReason, op: r.rest(effREST{Kind: opRelease})}
+	case r.take != nil && r.take.op == 0:
+		r.take.op = r.rest(effREST{Kind: opTake})
+	case !r.connected || r.closing:
+	case st == StateHuman && r.deadHost() && r.wantsHost():
+		// Nobody's hands: a session without a socket holds control (neko
+		// clears a host when its socket goes, except after a REST take or
+		// give that lands late, e.g. from a codrive that crashed).
+		switch {
+		case r.cfg.Admin && !r.takeTried:
+			r.takeTried = true
+			r.rest(effREST{Kind: opTake, To: r.host}) // only from that session
+		case !r.cfg.Admin && r.deadWarned != r.host:
+			r.deadWarned = r.host
+			r.fail(fmt.Sprintf("control is held by %s, which is not connected; an admin can free it (codrive control release)", r.describe(r.host)))
+		}
+	case st == StateHuman && r.hasWaiter("acquire") && r.cfg.Takeover && r.cfg.Admin:
+		if !r.takeTried {
+			r.takeTried = true
+			r.rest(effREST{Kind: opTake})
+		}
+	case st == StateHuman && r.hasWaiter("acquire"):
+		// Acquire never steals: the person is asked, again and again.
+		if r.now.Before(r.askAt) {
+			r.wakeBy(r.askAt)
+			return
+		}
+		r.askAt = r.now.Add(r.cfg.RequestInterval)
+		r.wakeBy(r.askAt)
+		r.rest(effREST{Kind: opRequest})
+	case st == StateFree && r.wantsHost() && r.yield == nil && r.reclaimAllowed() && r.may(opRequest):
+		if !r.grantedAt.IsZero() {
+			if at := r.grantedAt.Add(r.cfg.RequestInterval); r.now.Before(at) {
+				r.wakeBy(at)
+				return
+			}
+		}
+		r.rest(effREST{Kind: opRequest})
+	}
+}
+
+// reclaimAllowed: after a person's turn, automation waits ReclaimAfter of
+// free room, and with NoReclaim it waits for Resume or Acquire.
+func (r *rule) reclaimAllowed() bool {
+	if r.cfg.NoReclaim && r.humanHad {
+		return false
+	}
+	if r.freeAfterHuman {
+		if at := r.freeSince.Add(r.cfg.ReclaimAfter); r.now.Before(at) {
+			r.wakeBy(at)
+			return false
+		}
+	}
+	return true
+}
+
+func (r *rule) answerWaiters() {
+	kept := r.waiters[:0]
+	for _, w := range r.waiters {
+		if done, err := w.check(); done {
+			r.reply(w.call, err)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	r.waiters = kept
+	r.acquireErr = nil
+}
+
+// finishClose ends Close once the lock is restored and control released
+// (each tried once while closing).
+func (r *rule) finishClose() {
+	if !r.closing || r.shutdown || len(r.ops) > 0 {
+		return
+	}
+	hosting := r.state() == StateAutomation || (!r.connected && r.heldAtDrop)
+	if (r.lockApplied && !r.closeTried[opRestore]) || (hosting && !r.closeTried[opRelease]) ||
+		r.give != nil || r.take != nil {
+		return
+	}
+	r.shutdown = true
+	r.out = append(r.out, effShutdown{Call: r.closeCall, Err: errors.Join(r.closeErrs...)})
+}
+
+// --- Derived state ---------------------------------------------------------
+
+func (r *rule) state() State {
+	switch {
+	case !r.connected:
+		return StateDisconnected
+	case r.host == "":
+		return StateFree
+	case r.host == r.self:
+		return StateAutomation
+	}
+	return StateHuman
+}
+
+// deadHost: the host is a session neko says is not connected.
+func (r *rule) deadHost() bool {
+	s, ok := r.sessions[r.host]
+	return ok && !s.Connected
+}
+
+// wantsHost: automation wants to host now.
+func (r *rule) wantsHost() bool {
+	return r.want && !r.paused && r.handoff == nil && !r.closing && !r.ended
+}
+
+func (r *rule) gate() Gate {
+	st := r.state()
+	switch {
+	case r.closing || r.ended:
+		return GateClosed
+	case r.handoff != nil:
+		return GateHandoff
+	case r.paused:
+		return GatePaused
+	case st == StateAutomation && (r.yield != nil || r.opInFlight(opGive)):
+		return GateYielding
+	case st == StateAutomation && r.expect != nil:
+		return GateWaiting // letting go: neko's control/host is on its way
+	case st == StateAutomation:
+		return GateOpen
+	}
+	return GateWaiting
+}
+
+func (r *rule) status() Status {
+	s := Status{
+		State: r.state(), Since: r.since, Reason: r.reason, Session: r.self,
+		Policy: r.cfg.Policy, Gate: r.gate(), Paused: r.paused || r.handoff != nil,
+		Locked: r.lockApplied && locked(r.settings.lockSettings), Steps: len(r.steps),
+	}
+	if s.State == StateAutomation || s.State == StateHuman {
+		s.Host, s.HostName = r.host, r.name(r.host)
+	}
+	if r.handoff != nil {
+		s.Handoff = r.handoff.reason
+	}
+	s.Go = s.Gate == GateOpen
+	for _, id := range slices.Sorted(maps.Keys(r.pending)) {
+		s.Pending = append(s.Pending, r.pending[id])
+	}
+	slices.SortStableFunc(s.Pending, func(a, b PendingRequest) int { return a.Since.Compare(b.Since) })
+	return s
+}
+
+// --- Helpers -----------------------------------------------------------------
+
+func (r *rule) rest(e effREST) opID {
+	r.nextOp++
+	e.Op = r.nextOp
+	r.ops[e.Op] = e
+	if r.closing {
+		r.closeTried[e.Kind] = true
+	}
+	r.out = append(r.out, e)
+	return e.Op
+}
+
+func (r *rule) opInFlight(k restKind) bool {
+	for _, op := range r.ops {
+		if op.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// may: an operation of this kind may be tried now (not before its retry
+// time; while closing, once).
+func (r *rule) may(k restKind) bool {
+	if r.closing {
+		return !r.closeTried[k]
+	}
+	if at, ok := r.retryAt[k]; ok && r.now.Before(at) {
+		r.wakeBy(at)
+		return false
+	}
+	return true
+}
+
+// retryErr reports the last failure of kind k if it is still waiting for
+// its retry.
+func (r *rule) retryErr(k restKind) error {
+	if at, ok := r.retryAt[k]; ok && r.now.Before(at) {
+		return fmt.Errorf("codrive: %s failed (see the error event)", k)
+	}
+	return nil
+}
+
+// answered: neko answered the release or give behind the expectation. A
+// refusal means the change will not come; a yes, that its report must come
+// within reportGrace.
+func (r *rule) answered(res restResult) {
+	e := r.expect
+	if e == nil || e.op != res.Op {
+		return
+	}
+	if res.Err != nil || res.NotHost {
+		r.expect = nil
+		return
+	}
+	e.by = r.now.Add(reportGrace)
+}
+
+func (r *rule) wakeBy(t time.Time) {
+	if r.nextWake.IsZero() || t.Before(r.nextWake) {
+		r.nextWake = t
+	}
+}
+
+func (r *rule) wait(call callID, kind string, check func() (bool, error)) {
+	r.waiters = append(r.waiters, waiter{call: call, kind: kind, check: check})
+}
+
+func (r *rule) hasWaiter(kind string) bool {
+	return slices.ContainsFunc(r.waiters, func(w waiter) bool { return w.kind == kind })
+}
+
+func (r *rule) dropWaiters(kind string, err error) {
+	r.waiters = slices.DeleteFunc(r.waiters, func(w waiter) bool {
+		if w.kind == kind {
+			r.reply(w.call, err)
+			return true
+		}
+		return false
+	})
+}
+
+func (r *rule) reply(call callID, err error) {
+	r.out = append(r.out, effReply{Call: call, Err: err})
+}
+
+func (r *rule) send(to string, body map[string]any) {
+	r.out = append(r.out, effSend{To: to, Body: body})
+}
+
+func (r *rule) emit(kind EventKind, actor, reason string) {
+	r.out = append(r.out, effEmit{Ev: Event{
+		Time: r.now, Kind: kind, Actor: actor, ActorName: r.name(actor), Reason: reason, Status: r.status(),
+	}})
+}
+
+func (r *rule) fail(reason string) { r.emit(EventError, "", reason) }
+
+func (r *rule) holdMessage() string {
+	msg := r.pol.Notice
+	if r.cfg.IdleRelease > 0 {
+		msg += fmt.Sprintf("; it releases control after %s without activity", r.cfg.IdleRelease)
+	}
+	return msg
+}
+
+func (r *rule) name(id string) string {
+	if id == "" {
+		return ""
+	}
+	if s, ok := r.sessions[id]; ok && s.Name != "" {
+		return s.Name
+	}
+	return id
+}
+
+func (r *rule) describe(id string) string { return describeHost(id, r.name(id)) }
+
+func locked(s lockSettings) bool { return s.LockedControls && !s.ImplicitHosting }
+
+func (s *lockSettings) String() string {
+	if s == nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("locked_controls=%v, implicit_hosting=%v", s.LockedControls, s.ImplicitHosting)
+}
+
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
