@@ -1180,4 +1180,3 @@ func wrapErr(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
-

@@ -102,11 +102,11 @@ type sim struct {
 	logins   int
 
 	// codrive's socket and what is on its way to codrive.
-	linkUp    bool
-	restart   bool // the drop was a neko restart: the next init is a re-login
-	queue     []input
-	queuedAt  []time.Time
-	ops       []*simOp
+	linkUp   bool
+	restart  bool // the drop was a neko restart: the next init is a re-login
+	queue    []input
+	queuedAt []time.Time
+	ops      []*simOp
 
 	// codrive's callers.
 	nextCall    callID
