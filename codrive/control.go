@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/codrive/codrive/neko"
@@ -32,16 +33,24 @@ func oneShot(ctx context.Context, o ControlOptions, f func(c *neko.Client) (stri
 	return f(c)
 }
 
-// ResolveSession finds a session by exact id or by unique name.
+// ResolveSession finds a session by exact id or by unique name. Among
+// sessions of the same name, the one connected wins: a disconnected "alice"
+// cannot take control anyway.
 func ResolveSession(sessions []neko.SessionData, key string) (neko.SessionData, error) {
-	var byName []neko.SessionData
+	var byName, connected []neko.SessionData
 	for _, s := range sessions {
 		if s.ID == key {
 			return s, nil
 		}
 		if s.Profile.Name == key {
 			byName = append(byName, s)
+			if s.State.IsConnected {
+				connected = append(connected, s)
+			}
 		}
+	}
+	if len(byName) > 1 && len(connected) == 1 {
+		return connected[0], nil
 	}
 	switch len(byName) {
 	case 1:
@@ -142,11 +151,7 @@ func ControlRelease(ctx context.Context, o ControlOptions) (string, error) {
 // must host or be admin.
 func ControlGive(ctx context.Context, o ControlOptions, session string) (string, error) {
 	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
-		sessions, err := c.Sessions(ctx)
-		if err != nil {
-			return "", err
-		}
-		target, err := ResolveSession(sessions, session)
+		target, err := resolveOther(ctx, c, session)
 		if err != nil {
 			return "", err
 		}
@@ -175,11 +180,7 @@ func ControlTake(ctx context.Context, o ControlOptions, session string) (string,
 			}
 			return "took control from " + prev + ": nobody hosts now", nil
 		}
-		sessions, err := c.Sessions(ctx)
-		if err != nil {
-			return "", err
-		}
-		target, err := ResolveSession(sessions, session)
+		target, err := resolveOther(ctx, c, session)
 		if err != nil {
 			_ = c.ReleaseControl(ctx)
 			return "", err
@@ -192,16 +193,64 @@ func ControlTake(ctx context.Context, o ControlOptions, session string) (string,
 	})
 }
 
-// ControlReset clears the host (admin only).
+// resolveOther resolves a session other than the one-shot's own: giving
+// control to it would hand the browser to a session about to log out.
+func resolveOther(ctx context.Context, c *neko.Client, key string) (neko.SessionData, error) {
+	sessions, err := c.Sessions(ctx)
+	if err != nil {
+		return neko.SessionData{}, err
+	}
+	self := c.SessionID()
+	others := slices.DeleteFunc(slices.Clone(sessions), func(s neko.SessionData) bool { return s.ID == self })
+	target, err := ResolveSession(others, key)
+	if err != nil && key == self {
+		return target, fmt.Errorf("%s is this command's own short-lived session: give control to a session that stays (e.g. `codrive attach`)", key)
+	}
+	return target, err
+}
+
+// ControlReset clears the host (admin only), and restores a room lock left
+// by a codrive session that is gone (see OrphanLock).
 func ControlReset(ctx context.Context, o ControlOptions) (string, error) {
 	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+		restored, err := restoreOrphan(ctx, c)
+		if err != nil {
+			return "", err
+		}
 		prev, _ := hostText(c, ctx)
 		if err := c.ResetControl(ctx); err != nil {
 			return "", err
 		}
+		msg := "control reset: " + prev + " no longer hosts"
 		if prev == "" {
-			return "nobody hosted; control reset", nil
+			msg = "nobody hosted; control reset"
 		}
-		return "control reset: " + prev + " no longer hosts", nil
+		if restored != nil {
+			msg += fmt.Sprintf("; restored the room settings left locked by codrive session %s (locked_controls=%v, implicit_hosting=%v)",
+				restored.Owner, restored.LockedControls, restored.ImplicitHosting)
+		}
+		return msg, nil
 	})
+}
+
+// restoreOrphan restores the room's lock record if its codrive is gone.
+func restoreOrphan(ctx context.Context, c *neko.Client) (*OrphanLock, error) {
+	settings, err := c.Settings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read room settings: %w", err)
+	}
+	sessions, err := c.Sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := findOrphan(settings, sessions)
+	if o == nil {
+		return nil, err
+	}
+	cur := lockSettings{LockedControls: settings.LockedControls, ImplicitHosting: settings.ImplicitHosting}
+	before := lockSettings{LockedControls: o.LockedControls, ImplicitHosting: o.ImplicitHosting}
+	if err := c.UpdateSettings(ctx, restorePatch(cur, &before)); err != nil {
+		return nil, fmt.Errorf("restore the room left locked by codrive session %s: %w", o.Owner, err)
+	}
+	return o, nil
 }

@@ -37,7 +37,10 @@ type NekoReport struct {
 	Sessions  []SessionReport  `json:"sessions"`
 	Settings  *neko.Settings   `json:"settings,omitempty"`
 	Screen    *neko.ScreenSize `json:"screen,omitempty"`
-	Error     string           `json:"error,omitempty"`
+	// OrphanLock is a room lock left by a codrive session that is gone
+	// (policy locked, then a crash): `codrive control reset` restores it.
+	OrphanLock *OrphanLock `json:"orphanLock,omitempty"`
+	Error      string      `json:"error,omitempty"`
 }
 
 // HostReport names the host.
@@ -101,6 +104,8 @@ func CollectStatus(ctx context.Context, o StatusOptions) Report {
 		r.State, r.Reason = ReportError, nekoErr.Error()
 	case cdpErr != nil:
 		r.State, r.Reason = ReportDegraded, cdpErr.Error()
+	case r.Neko.OrphanLock != nil:
+		r.State, r.Reason = ReportDegraded, r.Neko.OrphanLock.String()+"; `codrive control reset` (admin) restores it"
 	default:
 		r.State = ReportReady
 		host := "nobody hosts"
@@ -153,6 +158,9 @@ func collectNeko(ctx context.Context, o StatusOptions, r *NekoReport) error {
 	r.Screen = &screen
 	if room.Host.HasHost && room.Host.HostID != "" {
 		r.Host = &HostReport{ID: room.Host.HostID, Name: sessionName(room, room.Host.HostID)}
+	}
+	if r.OrphanLock, err = findOrphan(room.Settings, sessions); err != nil {
+		r.Error = err.Error()
 	}
 	for _, s := range sessions {
 		r.Sessions = append(r.Sessions, SessionReport{

@@ -463,6 +463,7 @@ func (r *rule) onBegin(call callID) {
 	case r.closing || r.ended:
 		r.reply(call, ErrClosed)
 	case r.gate() == GateOpen:
+		r.want = true
 		r.steps[call] = true
 		r.lastActive = r.now
 		r.reply(call, nil)
@@ -1030,7 +1031,7 @@ func (r *rule) status() Status {
 	s := Status{
 		State: r.state(), Since: r.since, Reason: r.reason, Session: r.self,
 		Policy: r.cfg.Policy, Gate: r.gate(), Paused: r.paused || r.handoff != nil,
-		Locked: r.lockApplied && locked(r.settings.lockSettings), Steps: len(r.steps),
+		Locked: r.lockApplied && !r.lockDeclined, Steps: len(r.steps),
 	}
 	if s.State == StateAutomation || s.State == StateHuman {
 		s.Host, s.HostName = r.host, r.name(r.host)

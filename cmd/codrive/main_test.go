@@ -630,3 +630,27 @@ func TestAttachExitsWhenNekoRefusesItForGood(t *testing.T) {
 		t.Fatal("attach kept running after neko refused it for good")
 	}
 }
+
+// Failure 7: `control give codrive` handed control to the command's own
+// short-lived session, which then logged out; and a name shared by a
+// connected and a disconnected session was called ambiguous.
+func TestControlGivePicksTheSessionThatStays(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	bot := viewer(t, srv, "codrive", "admin", true) // an attach's session
+	viewer(t, srv, "alice", "neko", false)          // logged in, no socket
+	alice := viewer(t, srv, "alice", "neko", true)
+	global := []string{"--neko", srv.URL, "--password", "admin"}
+
+	code, out, errOut := runCLI(t, append(global, "control", "give", "codrive")...)
+	if code != 0 || !strings.Contains(out, bot.SessionID()) {
+		t.Fatalf("give codrive: %d %q %q", code, out, errOut)
+	}
+	if id, _ := srv.Host(); id != bot.SessionID() {
+		t.Fatalf("host %q, want the attach's session %s", id, bot.SessionID())
+	}
+	code, out, errOut = runCLI(t, append(global, "control", "give", "alice")...)
+	if code != 0 || !strings.Contains(out, alice.SessionID()) {
+		t.Fatalf("give alice (one of two connected): %d %q %q", code, out, errOut)
+	}
+}

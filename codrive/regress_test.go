@@ -1,0 +1,94 @@
+package codrive
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/codrive/codrive/neko"
+)
+
+// Regression tests for the failures found in the arbiter the rule replaced
+// (issue 9), against nekotest. Each made the old arbiter fail: it derived
+// who hosts from neko's latest room snapshot, so changes that came and went
+// while it was busy were lost. Holding the arbiter's status lock stalls its
+// loop at the next publish, which makes "while it was busy" happen every
+// time.
+
+// Failure 1: control went codrive → person → nobody → codrive before the
+// arbiter looked; it stayed "yielding" for ever.
+func TestQuickTurnBackToCodriveDoesNotFreeze(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	a, evs := startArbiter(t, testConfig(srv, PolicyYield))
+	acquire(t, a, srv)
+	alice := newPerson(t, srv, "alice", true)
+	if _, err := alice.client.RequestControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, evs, "request", func(ev Event) bool { return ev.Kind == EventRequest })
+	self := a.Status().Session
+	a.mu.Lock()
+	err := srv.WaitHost(ctxT(t), alice.id()) // codrive's give lands meanwhile
+	if err == nil {
+		err = alice.client.ReleaseControl(ctxT(t))
+	}
+	if err == nil {
+		err = alice.client.GiveControl(ctxT(t), self)
+	}
+	a.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Wait(ctxT(t)); err != nil {
+		t.Fatalf("automation frozen after a quick turn: %v", err)
+	}
+}
+
+// Failure 2: a person's zero-hold turn had no "human" event, and the "free"
+// that followed named them as actor.
+func TestQuickTurnIsReported(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	a, evs := startArbiter(t, testConfig(srv, PolicyYield))
+	alice := newPerson(t, srv, "alice", false)
+	a.mu.Lock()
+	res, err := alice.client.RequestControl(ctxT(t))
+	if err == nil {
+		err = alice.client.ReleaseControl(ctxT(t))
+	}
+	a.mu.Unlock()
+	if err != nil || res != neko.ControlGranted {
+		t.Fatalf("alice's turn: %v %v", res, err)
+	}
+	human := nextEvent(t, evs, "alice's turn", func(ev Event) bool { return ev.Kind == EventState })
+	free := nextEvent(t, evs, "the end of it", func(ev Event) bool { return ev.Kind == EventState })
+	if human.Status.State != StateHuman || human.Status.Host != alice.id() || free.Status.State != StateFree {
+		t.Fatalf("state events: %s %s, %s", human.Status.State, human.Status.Host, free.Status.State)
+	}
+}
+
+// Failure 4: after a neko restart codrive took control a person had. It
+// takes back at once only what it held; a person's turn cut short by the
+// restart waits ReclaimAfter, as if they had let go.
+func TestRestartDoesNotTakeAPersonsControl(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	cfg := testConfig(srv, PolicyYield)
+	cfg.ReclaimAfter = testTimeout * 10
+	a, evs := startArbiter(t, cfg)
+	acquire(t, a, srv)
+	alice := newPerson(t, srv, "alice", false)
+	if _, err := alice.client.RequestControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, evs, "alice hosts", isState(StateHuman))
+	srv.Restart()
+	nextEvent(t, evs, "back after the restart", func(ev Event) bool {
+		return ev.Kind == EventState && strings.Contains(ev.Reason, "restarted")
+	})
+	// She logs in again: the room is still free for her.
+	alice = newPerson(t, srv, "alice", false)
+	if res, err := alice.client.RequestControl(ctxT(t)); err != nil || res != neko.ControlGranted {
+		t.Fatalf("alice's request after the restart: %v %v (host: %+v)", res, err, srv.State().HostID)
+	}
+}
