@@ -421,11 +421,12 @@ func (s *Server) delayedDisconnect(sess *session, p *peer, cancel chan struct{})
 		return
 	case <-t.C:
 	}
+	defer s.hold("")()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
 	case <-cancel:
-		return // cancelled while we waited for the lock
+		return // cancelled while we waited for the lock (or a pause)
 	default:
 	}
 	sess.delayed = nil
