@@ -19,16 +19,30 @@ import (
 type ConnOptions struct {
 	// ReconnectMin is the first reconnect delay; default 250ms. Delays double
 	// per attempt with ±20% jitter (so that many bots do not hammer a
-	// restarting neko in lockstep), capped at ReconnectMax.
+	// restarting neko in lockstep), capped at ReconnectMax. After its delay,
+	// every attempt first asks GET /health (for at most min(InitTimeout, 1s))
+	// and dials only once neko answers, so that a frozen neko (SIGSTOP, a
+	// stalled VM), whose kernel still accepts connections, is polled with
+	// small requests instead of collecting upgrade requests that it would
+	// handle, all at once, when it runs again.
 	ReconnectMin time.Duration
-	// ReconnectMax caps the reconnect delay; default 10s.
+	// ReconnectMax caps the reconnect delay, and so the health polling
+	// interval while neko is down or frozen; default 1s. It is what bounds
+	// the time from neko answering again to the Conn being back: at most
+	// ReconnectMax until the next probe (a probe in flight when a frozen neko
+	// resumes is answered at once), then one probe and one dial, so about 1s
+	// with the default. Keep it well under neko's 5s delayed disconnect: a
+	// host that is back within that window keeps host. A larger cap only
+	// saves requests that cost neko almost nothing.
 	ReconnectMax time.Duration
 	// LivenessTimeout: no server frame (heartbeat, ping or anything) for this
 	// long means the link is dead and the Conn reconnects; default 25s. neko
 	// sends system/heartbeat and a ping every 10s, and never notices a dead
 	// peer itself, so the client has to.
 	LivenessTimeout time.Duration
-	// InitTimeout bounds the wait for system/init after the dial; default 10s.
+	// InitTimeout bounds each dial up to system/init, and a re-login;
+	// default 10s. An attempt given up after its upgrade request reached
+	// neko is remembered: neko may still handle it later (see Conn).
 	InitTimeout time.Duration
 	// NoReconnect makes a drop end the Conn, for one-shot commands.
 	NoReconnect bool
@@ -38,12 +52,17 @@ type ConnOptions struct {
 	// written, if set, sees every frame after it was written (tests observe
 	// client/heartbeat with it, since neko answers nothing to it).
 	written func(frame []byte)
+	// noProbe skips the health probe before reconnect dials, so that tests
+	// can make abandoned attempts pile up in a paused server.
+	noProbe bool
 }
 
 // Synthetic event names, delivered alongside neko's own events.
 const (
 	// EventReconnecting precedes every reconnect attempt (Payload *ConnState
 	// with Attempt, Delay, the Err that caused it and the server's Reason).
+	// Err wraps ErrUnreachable when neko did not answer the health probe, and
+	// ErrStaleAttempt when a late attempt of our own replaced the socket.
 	EventReconnecting = "conn/reconnecting"
 	// EventReconnected: a new socket is up and its system/init has rebuilt
 	// the Room (Payload *ConnState with Attempt and Relogin). The fresh
@@ -62,6 +81,10 @@ type ConnState struct {
 	Err     error         // what ended the previous socket or failed the last attempt
 	Relogin bool          // a new session had to be created (neko had forgotten ours)
 	Reason  string        // the last system/disconnect message, if any
+	// Stale counts attempts given up after their upgrade request reached
+	// neko, which neko may still handle (it then replaces our socket, and the
+	// Conn reconnects with ErrStaleAttempt instead of ending).
+	Stale int
 }
 
 // Event is one thing that happened on the Conn.
@@ -102,14 +125,25 @@ type Room struct {
 // Reconnect policy: a read error, a close, system/disconnect, or silence
 // longer than LivenessTimeout drops the socket (without a close frame, so
 // neko's delayed disconnect keeps our host for a quick comeback) and starts
-// the reconnect loop: exponential backoff with jitter, first with the
-// current token; if neko refuses it (it forgot the session, e.g. after a
-// restart), log in again with the remembered credentials (a new session id)
-// and dial again. The fresh system/init rebuilds the Room. The loop stops
-// for good only when retrying cannot help: "connection replaced" (another
-// socket uses our session; fighting it would evict each other forever), a
-// re-login rejected with 401 or after Logout, or "connection disabled".
-// Err then says why, and subscribers get conn/closed.
+// the reconnect loop, one attempt at a time: exponential backoff with jitter
+// capped at ReconnectMax, a health probe, then a dial with the current
+// token; if neko refuses it (it forgot the session, e.g. after a restart),
+// log in again with the remembered credentials (a new session id) and dial
+// again. The fresh system/init rebuilds the Room. The loop stops for good
+// only when retrying cannot help: "connection replaced" by another client
+// on our session (fighting it would evict each other forever), a re-login
+// rejected with 401 or after Logout, or "connection disabled". Err then says
+// why, and subscribers get conn/closed.
+//
+// An attempt given up after its upgrade request reached neko (a frozen neko
+// accepts TCP but answers nothing) is closed on our side and never used,
+// but neko may still handle the request when it runs again and replace our
+// newer socket with it. Such a "connection replaced" is ours, not another
+// client's: while attempts like that are outstanding (ConnState.Stale), the
+// Conn takes it for one of them and reconnects at once (conn/reconnecting
+// with ErrStaleAttempt), within neko's delayed-disconnect window so that
+// host is kept. They are forgotten once neko sends a heartbeat on a later
+// socket, by which time it has handled everything sent before.
 type Conn struct {
 	client *Client
 	opts   ConnOptions
@@ -127,6 +161,8 @@ type Conn struct {
 
 	subs pubsub.Hub[Event]
 
+	stale staleAttempts // owned by the run goroutine (reconnect.go)
+
 	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
 	runDone   chan struct{} // closed when the run goroutine has returned
@@ -138,7 +174,7 @@ type Conn struct {
 
 const (
 	defaultReconnectMin    = 250 * time.Millisecond
-	defaultReconnectMax    = 10 * time.Second
+	defaultReconnectMax    = time.Second
 	defaultLivenessTimeout = 25 * time.Second
 	defaultInitTimeout     = 10 * time.Second
 	defaultHeartbeat       = 10 * time.Second
@@ -246,6 +282,7 @@ func (c *Conn) serve(ws *websocket.Conn) (reason string, err error) {
 
 	ws.SetPingHandler(func(data string) error {
 		c.touch(time.Now())
+		c.stale.settled(c.log)
 		_ = ws.SetReadDeadline(time.Now().Add(c.opts.LivenessTimeout))
 		// A failed pong means a dead socket; the next read reports it.
 		_ = ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeWait))
@@ -267,6 +304,9 @@ func (c *Conn) serve(ws *websocket.Conn) (reason string, err error) {
 		if derr != nil {
 			c.malformed(derr)
 			continue
+		}
+		if ev.Name == EventSystemHeartbeat {
+			c.stale.settled(c.log)
 		}
 		c.handle(ev)
 		if d, ok := ev.Payload.(*SystemDisconnect); ok {

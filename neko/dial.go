@@ -2,8 +2,11 @@ package neko
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -63,22 +66,37 @@ func (c *Conn) wsURL() (string, http.Header) {
 	return u.String(), h
 }
 
-func (c *Conn) dialer() *websocket.Dialer {
+// dialer follows the Client's transport; onConnect sees the TCP connection
+// once it is made (to neko or to a proxy on the way).
+func (c *Conn) dialer(onConnect func(net.Conn)) *websocket.Dialer {
 	d := &websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
 		HandshakeTimeout: c.opts.InitTimeout,
 	}
+	var netDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	if t, ok := c.client.hc.Transport.(*http.Transport); ok && t != nil {
 		d.Proxy = t.Proxy
-		d.NetDialContext = t.DialContext
+		netDial = t.DialContext
 		if t.TLSClientConfig != nil {
 			d.TLSClientConfig = t.TLSClientConfig.Clone()
 		}
 	}
+	if netDial == nil {
+		netDial = (&net.Dialer{}).DialContext
+	}
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := netDial(ctx, network, addr)
+		if err == nil {
+			onConnect(conn)
+		}
+		return conn, err
+	}
 	return d
 }
 
-// dial opens a socket and reads until system/init.
+// dial opens a socket and reads until system/init. An attempt it gives up
+// on after its upgrade request went out is counted in c.stale: neko may
+// still handle that request later (see staleAttempts).
 func (c *Conn) dial(parent context.Context) (*link, error) {
 	ctx, cancel := context.WithTimeout(parent, c.opts.InitTimeout)
 	defer cancel()
@@ -87,10 +105,32 @@ func (c *Conn) dial(parent context.Context) (*link, error) {
 		if err := parent.Err(); err != nil {
 			return fmt.Errorf("neko: connect: %w", err)
 		}
-		return fmt.Errorf("neko: connect: no system/init within %v: %w", c.opts.InitTimeout, ctx.Err())
+		return fmt.Errorf("neko: connect: no system/init within %v: %w", c.opts.InitTimeout, context.DeadlineExceeded)
+	}
+	var connected atomic.Bool
+	var unwatch atomic.Pointer[func() bool]
+	onConnect := func(conn net.Conn) {
+		connected.Store(true)
+		// gorilla bounds the handshake by ctx's deadline only; closing the
+		// connection makes Close and the caller's cancellation end it too.
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		unwatch.Store(&stop)
+	}
+	// abandoned is ctxErr for an attempt that may linger in neko: the TCP
+	// connection was made, so the upgrade request may sit unread in neko's
+	// socket buffer (a frozen neko), and closing our end does not take it
+	// back.
+	abandoned := func() error {
+		if parent.Err() == nil && connected.Load() {
+			c.stale.abandoned(c.log)
+		}
+		return ctxErr()
 	}
 	target, h := c.wsURL()
-	ws, resp, err := c.dialer().DialContext(ctx, target, h)
+	ws, resp, err := c.dialer(onConnect).DialContext(ctx, target, h)
+	if stop := unwatch.Load(); stop != nil {
+		(*stop)()
+	}
 	if err != nil {
 		if resp != nil {
 			defer resp.Body.Close()
@@ -102,8 +142,11 @@ func (c *Conn) dial(parent context.Context) (*link, error) {
 			return nil, &APIError{Op: "ws", Method: http.MethodGet, URL: target, Status: resp.StatusCode,
 				Message: msg, sentinel: classify("ws", resp.StatusCode, msg), base: c.client.baseStr}
 		}
-		if ctx.Err() != nil {
-			return nil, ctxErr()
+		// gorilla sets ctx's deadline on the connection, which can expire a
+		// moment before ctx itself reports it.
+		var ne net.Error
+		if ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout() {
+			return nil, abandoned()
 		}
 		return nil, &APIError{Op: "ws", Method: http.MethodGet, URL: target, Err: err,
 			sentinel: ErrUnreachable, base: c.client.baseStr}
@@ -119,7 +162,9 @@ func (c *Conn) dial(parent context.Context) (*link, error) {
 			stop()
 			ws.Close()
 			if ctx.Err() != nil {
-				return nil, ctxErr()
+				// Upgraded but not registered yet: neko may register it
+				// later and replace a newer socket with it.
+				return nil, abandoned()
 			}
 			return nil, fmt.Errorf("neko: connect: socket closed before system/init: %w", err)
 		}
