@@ -35,11 +35,13 @@ import (
 type pauser struct {
 	resumeMu sync.Mutex // one Resume at a time
 
-	mu      sync.Mutex
-	paused  bool
-	queue   []*heldWork // waiting, in arrival order
-	changed chan struct{}
-	counts  map[string]int // requests per path since the server was made
+	mu         sync.Mutex
+	paused     bool
+	queue      []*heldWork // waiting, in arrival order
+	changed    chan struct{}
+	counts     map[string]int // requests per path since the server was made
+	running    *heldWork      // the step Resume runs now
+	interleave bool           // ResumeInterleaved is running
 }
 
 // heldWork is one piece of work waiting at the gate.
@@ -48,9 +50,17 @@ type heldWork struct {
 	run     chan struct{} // closed to let it run
 	done    chan struct{} // closed when its step is over
 	once    sync.Once
+	// cont is the step the work went on with after yielding (yieldLocked);
+	// the work's release ends it too. Only the work's goroutine uses it.
+	cont *heldWork
 }
 
-func (h *heldWork) finish() { h.once.Do(func() { close(h.done) }) }
+func (h *heldWork) finish() {
+	h.once.Do(func() { close(h.done) })
+	if h.cont != nil {
+		h.cont.finish()
+	}
+}
 
 // stepWait bounds how long Resume waits for one held step before starting
 // the next, so that a step stuck on a client that reads nothing (a full TCP
@@ -88,7 +98,7 @@ func (s *Server) Pause() {
 // closed, which then replace their session's current socket. Work arriving
 // meanwhile queues behind. Resume returns when the queue is empty, and the
 // server then runs normally.
-func (s *Server) Resume() { s.resume(false) }
+func (s *Server) Resume() { s.resume(false, false) }
 
 // ResumeNewestFirst is Resume with the work held during the pause processed
 // newest first (work arriving during Resume still queues behind, in order).
@@ -96,12 +106,30 @@ func (s *Server) Resume() { s.resume(false) }
 // connections waiting in the kernel race each other and any order can
 // happen; this is the order in which a client's newest upgrade is registered
 // first and its older, abandoned ones replace it afterwards.
-func (s *Server) ResumeNewestFirst() { s.resume(true) }
+func (s *Server) ResumeNewestFirst() { s.resume(true, false) }
 
-func (s *Server) resume(newestFirst bool) {
+// ResumeInterleaved is ResumeNewestFirst with each WebSocket registration
+// split in two steps, as neko's concurrent goroutines can split it: the
+// socket becomes the session's current one (replacing the previous one),
+// and only in a later step does neko's connected handler send system/init
+// to whichever socket of the session is current by then
+// (internal/session/session.go ConnectWebSocketPeer emits "connected" after
+// the swap; internal/websocket/handler/session.go SessionConnected sends
+// through session.Send). So a live upgrade handled first can be replaced by
+// an abandoned one before it ever gets its system/init: its first frame is
+// system/disconnect "connection replaced". Seen on neko v3.1.5 resumed
+// after SIGSTOP.
+func (s *Server) ResumeInterleaved() { s.resume(true, true) }
+
+func (s *Server) resume(newestFirst, interleave bool) {
 	pz := &s.pause
 	pz.resumeMu.Lock()
 	defer pz.resumeMu.Unlock()
+	defer func() {
+		pz.mu.Lock()
+		pz.interleave, pz.running = false, nil
+		pz.mu.Unlock()
+	}()
 	for first := true; ; first = false {
 		pz.mu.Lock()
 		batch := pz.queue
@@ -112,12 +140,16 @@ func (s *Server) resume(newestFirst bool) {
 			pz.mu.Unlock()
 			return
 		}
+		pz.interleave = interleave
 		pz.notifyLocked()
 		pz.mu.Unlock()
 		if first && newestFirst {
 			slices.Reverse(batch)
 		}
 		for _, h := range batch {
+			pz.mu.Lock()
+			pz.running = h
+			pz.mu.Unlock()
 			close(h.run)
 			t := time.NewTimer(stepWait)
 			select {
@@ -212,6 +244,31 @@ func (s *Server) hold(request string) func() {
 	pz.mu.Unlock()
 	<-h.run
 	return h.finish
+}
+
+// yieldLocked, during ResumeInterleaved, ends the running step here and
+// goes on as a new step queued behind the held work, releasing s.mu
+// meanwhile. Otherwise it does nothing.
+func (s *Server) yieldLocked() {
+	pz := &s.pause
+	pz.mu.Lock()
+	h := pz.running
+	if !pz.interleave || h == nil {
+		pz.mu.Unlock()
+		return
+	}
+	next := &heldWork{run: make(chan struct{}), done: make(chan struct{})}
+	for h.cont != nil {
+		h = h.cont
+	}
+	h.cont = next
+	pz.queue = append(pz.queue, next)
+	pz.notifyLocked()
+	pz.mu.Unlock()
+	h.once.Do(func() { close(h.done) })
+	s.mu.Unlock()
+	<-next.run
+	s.mu.Lock()
 }
 
 // step runs f as one step, after any pause.

@@ -236,14 +236,20 @@ func TestResumeHandlesAbandonedUpgrade(t *testing.T) {
 	}
 }
 
+// One abandoned upgrade, then a live one, on the same session: which one
+// the session keeps depends on the order neko handles them in.
 func TestResumeOrder(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name        string
-		newestFirst bool
+		name   string
+		resume func(*Server)
+		// what the live socket gets: kept (init, no disconnect), replaced
+		// after its init, or replaced before any init
+		want string
 	}{
-		{"arrival", false},
-		{"newest first", true},
+		{"arrival", (*Server).Resume, "kept"},
+		{"newest first", (*Server).ResumeNewestFirst, "replaced after init"},
+		{"interleaved", (*Server).ResumeInterleaved, "replaced before init"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -254,30 +260,33 @@ func TestResumeOrder(t *testing.T) {
 			abandonedDial(t, s, u, 0)
 			live := dialAsync(context.Background(), s, u)
 			waitQueued(t, s, 2)
-			if tc.newestFirst {
-				s.ResumeNewestFirst()
-			} else {
-				s.Resume()
-			}
+			tc.resume(s)
 			r := <-live
 			if r.err != nil {
 				t.Fatalf("live dial: %v", r.err)
 			}
 			c := watchWS(t, r.conn)
 			c.id = u.ID
-			c.expect(neko.EventSystemInit)
-			if !tc.newestFirst {
-				// The abandoned upgrade came first; the live one replaced it.
+			switch tc.want {
+			case "kept":
+				c.expect(neko.EventSystemInit)
 				for _, f := range c.sync() {
 					if f.msg.Event == neko.EventSystemDisconnect {
 						t.Fatalf("live socket got %s", f.raw)
 					}
 				}
 				return
+			case "replaced after init":
+				c.expect(neko.EventSystemInit)
 			}
-			// The live upgrade came first; the abandoned one replaced it.
+			var msg neko.Message
+			if tc.want == "replaced before init" {
+				msg = c.expect(neko.EventSystemDisconnect) // the very first frame
+			} else {
+				msg = c.waitEvent(neko.EventSystemDisconnect)
+			}
 			var d neko.SystemDisconnect
-			if err := json.Unmarshal(c.waitEvent(neko.EventSystemDisconnect).Payload, &d); err != nil || d.Message != "connection replaced" {
+			if err := json.Unmarshal(msg.Payload, &d); err != nil || d.Message != "connection replaced" {
 				t.Fatalf("disconnect = %+v, %v", d, err)
 			}
 			c.expectDropped()
