@@ -138,11 +138,12 @@ type Room struct {
 // An attempt given up after its upgrade request reached neko (a frozen neko
 // accepts TCP but answers nothing) is closed on our side and never used,
 // but neko may still handle the request when it runs again and replace our
-// newer socket with it. Such a "connection replaced" is ours, not another
-// client's: while attempts like that are outstanding (ConnState.Stale), the
-// Conn takes it for one of them and reconnects at once (conn/reconnecting
-// with ErrStaleAttempt), within neko's delayed-disconnect window so that
-// host is kept. They are forgotten once neko sends a heartbeat on a later
+// newer socket with it, even before that socket got its system/init. Such a
+// "connection replaced" is ours, not another client's: while attempts like
+// that are outstanding (ConnState.Stale), the Conn takes it for one of them
+// and reconnects at once (conn/reconnecting with ErrStaleAttempt), within
+// neko's delayed-disconnect window so that host is kept; it never logs in
+// again for it, which would give up the session and its host. They are forgotten once neko sends a heartbeat on a later
 // socket, by which time it has handled everything sent before.
 type Conn struct {
 	client *Client

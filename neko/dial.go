@@ -46,6 +46,12 @@ func refusal(reason string) *refusedError {
 		return &refusedError{reason, ErrForbidden}
 	case "connection shutdown":
 		return &refusedError{reason, nil}
+	case "connection replaced":
+		// Not a refusal: neko registered this socket, and before its
+		// connected handler sent system/init another socket on the session
+		// replaced it (internal/session/session.go ConnectWebSocketPeer).
+		// Logging in again would throw away the session and its host.
+		return &refusedError{reason, ErrReplaced}
 	}
 	return &refusedError{reason, ErrUnauthorized}
 }

@@ -66,15 +66,16 @@ func (c *Conn) run(ws *websocket.Conn) {
 
 // reconnect dials until a socket is initialised, logging in again when neko
 // no longer knows our session. Each attempt waits its backoff delay (none
-// for the first one if now), then asks GET /health and dials only if neko
-// answers, so that no upgrade request is left queued in a frozen neko. It
-// returns an error only when the Conn must end (Close, or a refusal retrying
-// cannot fix), with the last system/disconnect reason.
+// right after a stale attempt of ours replaced our socket: now), then asks
+// GET /health and dials only if neko answers, so that no upgrade request is
+// left queued in a frozen neko. It returns an error only when the Conn must
+// end (Close, or a refusal retrying cannot fix), with the last
+// system/disconnect reason.
 func (c *Conn) reconnect(cause error, reason string, now bool) (_ *websocket.Conn, lastReason string, _ error) {
 	for attempt := 1; ; attempt++ {
 		delay := backoff(attempt, c.opts.ReconnectMin, c.opts.ReconnectMax)
-		if now && attempt == 1 {
-			delay = 0
+		if now {
+			delay, now = 0, false
 		}
 		c.emit(EventReconnecting, &ConnState{Attempt: attempt, Delay: delay, Err: cause, Reason: reason, Stale: c.stale.n})
 		t := time.NewTimer(delay)
@@ -120,6 +121,17 @@ func (c *Conn) reconnect(cause error, reason string, now bool) (_ *websocket.Con
 			c.surfaceRefusal(err, &reason)
 			if errors.Is(err, ErrForbidden) {
 				return nil, reason, fmt.Errorf("neko: reconnect: %w", err)
+			}
+			if errors.Is(err, ErrReplaced) {
+				// Replaced before system/init: by one of our stale
+				// attempts, or by another client.
+				if !c.stale.claim() {
+					c.log.Warn("neko: another socket took over our session; not reconnecting", "session", sid)
+					return nil, reason, fmt.Errorf("neko: reconnect: %w", err)
+				}
+				c.log.Info("neko: our new socket was replaced by a connection attempt of ours that neko handled late; retrying at once",
+					"session", sid, "stale_left", c.stale.n)
+				err, now = fmt.Errorf("neko: %w", ErrStaleAttempt), true
 			}
 			cause = err
 			continue

@@ -73,47 +73,64 @@ func alive(t *testing.T, ev neko.Event) {
 	}
 }
 
+// resumeModes are the orders in which real neko, resumed after SIGSTOP,
+// may handle the requests queued meanwhile, worst cases for a client whose
+// newest request is the live one: the newest handled first, and the same
+// with registrations interleaved so that a socket can be replaced before
+// its system/init.
+var resumeModes = []struct {
+	name   string
+	resume func(*nekotest.Server)
+}{
+	{"newest first", (*nekotest.Server).ResumeNewestFirst},
+	{"interleaved", (*nekotest.Server).ResumeInterleaved},
+}
+
 // Failure 3 of issue 9: neko frozen (SIGSTOP) longer than the liveness
-// timeout, with reconnect attempts piling up in it, then resumed with the
-// newest request handled first (real neko serves queued connections
-// concurrently, so this order happens). Before health probing, the Conn's
-// live socket was registered first, then replaced by an attempt it had
-// abandoned, and it ended with ErrReplaced.
+// timeout, with reconnect attempts piling up in it, then resumed. Before
+// health probing, the Conn's live socket was replaced by an attempt it had
+// abandoned: after its system/init the Conn ended with ErrReplaced, before
+// it the Conn logged in again and the old session lost host.
 func TestConnSurvivesFrozenNeko(t *testing.T) {
 	t.Parallel()
-	srv := frozenServer(t)
-	a := login(t, srv, "alice", userPW)
-	ca, ea := hostConn(t, srv, a, frozenOptions)
+	for _, mode := range resumeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			srv := frozenServer(t)
+			a := login(t, srv, "alice", userPW)
+			ca, ea := hostConn(t, srv, a, frozenOptions)
 
-	queued := freezeUntilAttempt3(t, srv, ea)
-	srv.ResumeNewestFirst()
+			queued := freezeUntilAttempt3(t, srv, ea)
+			mode.resume(srv)
 
-	st := ea.until("reconnected", func(ev neko.Event) bool {
-		alive(t, ev)
-		return ev.Name == neko.EventReconnected
-	}).Payload.(*neko.ConnState)
-	if st.Relogin || st.Attempt < 3 {
-		t.Fatalf("reconnected = %+v", st)
+			st := ea.until("reconnected", func(ev neko.Event) bool {
+				alive(t, ev)
+				return ev.Name == neko.EventReconnected
+			}).Payload.(*neko.ConnState)
+			if st.Relogin || st.Attempt < 3 {
+				t.Fatalf("reconnected = %+v", st)
+			}
+			init := ea.named(neko.EventSystemInit).Payload.(*neko.SystemInit)
+			if init.SessionID != a.SessionID() || init.ControlHost.HostID != a.SessionID() {
+				t.Fatalf("init after resume = %+v, want our session, host kept", init)
+			}
+			// A round trip on the new socket: anything neko did before it
+			// (such as replacing the socket) has reached the Conn by then.
+			if err := ca.SendUnicast(a.SessionID(), "after-resume", nil); err != nil {
+				t.Fatalf("send after resume: %v (Conn: %v)", err, ca.Err())
+			}
+			ea.until("our unicast", func(ev neko.Event) bool {
+				alive(t, ev)
+				u, ok := ev.Payload.(*neko.SendUnicast)
+				return ok && u.Subject == "after-resume"
+			})
+			if ca.Err() != nil || !ca.IsHost() || !ca.Room().Connected || a.SessionID() != init.SessionID {
+				t.Fatalf("after resume: err %v, room %+v", ca.Err(), ca.Room())
+			}
+			waitHost(t, srv, a.SessionID())
+			t.Logf("requests held while frozen: %q", queued)
+		})
 	}
-	init := ea.named(neko.EventSystemInit).Payload.(*neko.SystemInit)
-	if init.SessionID != a.SessionID() || init.ControlHost.HostID != a.SessionID() {
-		t.Fatalf("init after resume = %+v, want our session, host kept", init)
-	}
-	// A round trip on the new socket: anything neko did before it (such as
-	// replacing the socket) has reached the Conn by then.
-	if err := ca.SendUnicast(a.SessionID(), "after-resume", nil); err != nil {
-		t.Fatalf("send after resume: %v (Conn: %v)", err, ca.Err())
-	}
-	ea.until("our unicast", func(ev neko.Event) bool {
-		alive(t, ev)
-		u, ok := ev.Payload.(*neko.SendUnicast)
-		return ok && u.Subject == "after-resume"
-	})
-	if ca.Err() != nil || !ca.IsHost() || !ca.Room().Connected {
-		t.Fatalf("after resume: err %v, room %+v", ca.Err(), ca.Room())
-	}
-	waitHost(t, srv, a.SessionID())
-	t.Logf("requests held while frozen: %q", queued)
 }
 
 // While neko is frozen the Conn only polls GET /health: no upgrade request
@@ -161,58 +178,66 @@ func TestConnProbeFailureIsUnreachable(t *testing.T) {
 }
 
 // The same freeze with the health probe off, so that abandoned upgrades do
-// pile up in neko: the late "connection replaced" is recognised as ours, the
-// Conn reconnects at once and keeps host. Once neko has sent a heartbeat on
-// the new socket, a replacement is again another client's, and fatal.
+// pile up in neko: the late "connection replaced", after or before the live
+// socket's system/init, is recognised as ours, and the Conn reconnects at
+// once and keeps host. Once neko has sent a heartbeat on the new socket, a
+// replacement is again another client's, and fatal.
 func TestConnStaleAttemptReplacesSocket(t *testing.T) {
 	t.Parallel()
-	srv := frozenServer(t)
-	a := login(t, srv, "alice", userPW)
-	ca, ea := hostConn(t, srv, a, neko.WithoutHealthProbe(frozenOptions))
+	for _, mode := range resumeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			srv := frozenServer(t)
+			a := login(t, srv, "alice", userPW)
+			ca, ea := hostConn(t, srv, a, neko.WithoutHealthProbe(frozenOptions))
 
-	queued := freezeUntilAttempt3(t, srv, ea)
-	if want := []string{"GET /api/ws", "GET /api/ws", "GET /api/ws"}; !slices.Equal(queued[:3], want) {
-		t.Fatalf("queued while frozen = %q", queued)
-	}
-	srv.ResumeNewestFirst()
+			queued := freezeUntilAttempt3(t, srv, ea)
+			if want := []string{"GET /api/ws", "GET /api/ws", "GET /api/ws"}; !slices.Equal(queued[:3], want) {
+				t.Fatalf("queued while frozen = %q", queued)
+			}
+			mode.resume(srv)
 
-	st := ea.until("reconnected", func(ev neko.Event) bool {
-		alive(t, ev)
-		return ev.Name == neko.EventReconnected
-	}).Payload.(*neko.ConnState)
-	if st.Attempt != 3 || st.Stale != 2 {
-		t.Fatalf("reconnected = %+v, want attempt 3 with 2 stale attempts", st)
-	}
-	d := ea.named(neko.EventSystemDisconnect).Payload.(*neko.SystemDisconnect)
-	if d.Message != "connection replaced" {
-		t.Fatalf("disconnect = %q", d.Message)
-	}
-	st = ea.until("reconnecting", func(ev neko.Event) bool {
-		alive(t, ev)
-		return ev.Name == neko.EventReconnecting
-	}).Payload.(*neko.ConnState)
-	if !errors.Is(st.Err, neko.ErrStaleAttempt) || errors.Is(st.Err, neko.ErrReplaced) ||
-		st.Reason != "connection replaced" || st.Attempt != 1 || st.Delay != 0 || st.Stale != 1 {
-		t.Fatalf("reconnecting = %+v", st)
-	}
-	ea.until("reconnected", func(ev neko.Event) bool {
-		alive(t, ev)
-		return ev.Name == neko.EventReconnected
-	})
-	init := ea.named(neko.EventSystemInit).Payload.(*neko.SystemInit)
-	if init.SessionID != a.SessionID() || init.ControlHost.HostID != a.SessionID() {
-		t.Fatalf("init = %+v, want our session, host kept", init)
-	}
-	if ca.Err() != nil || !ca.IsHost() {
-		t.Fatalf("err %v, room %+v", ca.Err(), ca.Room())
-	}
+			d := ea.until("connection replaced", func(ev neko.Event) bool {
+				alive(t, ev)
+				return ev.Name == neko.EventSystemDisconnect
+			}).Payload.(*neko.SystemDisconnect)
+			if d.Message != "connection replaced" {
+				t.Fatalf("disconnect = %q", d.Message)
+			}
+			st := ea.until("reconnecting", func(ev neko.Event) bool {
+				alive(t, ev)
+				return ev.Name == neko.EventReconnecting
+			}).Payload.(*neko.ConnState)
+			if !errors.Is(st.Err, neko.ErrStaleAttempt) || errors.Is(st.Err, neko.ErrReplaced) ||
+				st.Reason != "connection replaced" || st.Delay != 0 || st.Stale != 1 {
+				t.Fatalf("reconnecting = %+v, want at once for a stale attempt, one more outstanding", st)
+			}
+			st = ea.until("reconnected", func(ev neko.Event) bool {
+				alive(t, ev)
+				return ev.Name == neko.EventReconnected
+			}).Payload.(*neko.ConnState)
+			if st.Relogin {
+				t.Fatalf("reconnected = %+v", st)
+			}
+			init := ea.named(neko.EventSystemInit).Payload.(*neko.SystemInit)
+			if init.SessionID != a.SessionID() || init.ControlHost.HostID != a.SessionID() {
+				t.Fatalf("init = %+v, want our session, host kept", init)
+			}
+			if ca.Err() != nil || !ca.IsHost() {
+				t.Fatalf("err %v, room %+v", ca.Err(), ca.Room())
+			}
 
-	// Settled by a heartbeat; then another client on our session wins.
-	ea.named(neko.EventSystemHeartbeat)
-	connect(t, a, neko.ConnOptions{})
-	st = ea.until("conn/closed", func(ev neko.Event) bool { return ev.Name == neko.EventClosed }).Payload.(*neko.ConnState)
-	if !errors.Is(st.Err, neko.ErrReplaced) {
-		t.Fatalf("closed = %+v", st)
+			// Settled by a heartbeat; then another client on our session wins.
+			ea.until("heartbeat", func(ev neko.Event) bool {
+				alive(t, ev)
+				return ev.Name == neko.EventSystemHeartbeat
+			})
+			connect(t, a, neko.ConnOptions{})
+			st = ea.named(neko.EventClosed).Payload.(*neko.ConnState)
+			if !errors.Is(st.Err, neko.ErrReplaced) {
+				t.Fatalf("closed = %+v", st)
+			}
+		})
 	}
 }
 
