@@ -31,8 +31,9 @@ type ConnOptions struct {
 	// the time from neko answering again to the Conn being back: at most
 	// ReconnectMax until the next probe (a probe in flight when a frozen neko
 	// resumes is answered at once), then one probe and one dial, so about 1s
-	// with the default. Keep it well under neko's 5s delayed disconnect: a
-	// host that is back within that window keeps host. A larger cap only
+	// with the default. Keep it well under neko's 5s delayed disconnect
+	// (wsDelayedDuration, internal/session/session.go): a host that is back
+	// within that window keeps host. A larger cap only
 	// saves requests that cost neko almost nothing.
 	ReconnectMax time.Duration
 	// LivenessTimeout: no server frame (heartbeat, ping or anything) for this

@@ -205,13 +205,15 @@ func (c *Conn) probe() error {
 // their upgrade request had reached neko's socket. A frozen neko (SIGSTOP,
 // a stalled VM) keeps such requests queued in the kernel and handles them
 // when it runs again, each registering a socket on our session that replaces
-// the current one; real neko serves queued connections concurrently, so one
-// may come after our newest socket and replace it with "connection
-// replaced". While the count is above zero, that message is taken for one of
-// them (claim) instead of another client on our session. The count is
-// cleared when neko sends a heartbeat or ping on a socket made after them:
-// neko has then run for a whole heartbeat period since it took that socket,
-// long enough to have handled every request that reached it earlier.
+// the current one (internal/session/session.go ConnectWebSocketPeer); real
+// neko serves queued connections concurrently (one goroutine each, as any Go
+// http.Server), so one may come after our newest socket and replace it with
+// "connection replaced", after or even before its system/init. While the
+// count is above zero, that message is taken for one of them (claim)
+// instead of another client on our session. The count is cleared when neko
+// sends a heartbeat or ping on a socket made after them: neko has then run
+// for a whole heartbeat period since it took that socket, long enough to
+// have handled every request that reached it earlier.
 //
 // Only the run goroutine (and Connect, before it starts) touches it.
 type staleAttempts struct{ n int }
