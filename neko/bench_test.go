@@ -2,7 +2,10 @@ package neko_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
@@ -74,4 +77,46 @@ func BenchmarkLoginAndInit(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// BenchmarkReconnectAfterFreeze measures the comeback after neko was frozen
+// (SIGSTOP): per iteration neko is paused until the Conn has noticed
+// (liveness timeout, 0.5s here instead of 25s) and failed a first health
+// probe, then for a random further 0-2s so that the resume falls anywhere in
+// the probe cycle; the time from Resume to conn/reconnected is timed. The
+// reconnect options are the defaults. Besides ns/op (the mean), it reports
+// the median and the maximum in ms.
+func BenchmarkReconnectAfterFreeze(b *testing.B) {
+	srv := newServer(b, nekotest.Options{HeartbeatPeriod: 100 * time.Millisecond})
+	a := login(b, srv, "alice", userPW)
+	ca := connect(b, a, neko.ConnOptions{LivenessTimeout: 500 * time.Millisecond})
+	ea := subscribe(b, ca)
+	if err := ca.RequestControl(); err != nil {
+		b.Fatal(err)
+	}
+	ea.until("host", hostIs(a.SessionID()))
+	var took []time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		srv.Pause()
+		ea.until("a failed probe", func(ev neko.Event) bool {
+			st, ok := ev.Payload.(*neko.ConnState)
+			return ok && ev.Name == neko.EventReconnecting && st.Attempt == 2
+		})
+		time.Sleep(rand.N(2 * time.Second)) // the freeze lasts longer, by a random amount
+		start := time.Now()
+		b.StartTimer()
+		srv.Resume()
+		ea.named(neko.EventReconnected)
+		b.StopTimer()
+		took = append(took, time.Since(start))
+		if !ca.IsHost() {
+			b.Fatal("host lost")
+		}
+		b.StartTimer()
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2])/1e6, "median-ms")
+	b.ReportMetric(float64(took[len(took)-1])/1e6, "max-ms")
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -21,16 +19,31 @@ import (
 type ConnOptions struct {
 	// ReconnectMin is the first reconnect delay; default 250ms. Delays double
 	// per attempt with ±20% jitter (so that many bots do not hammer a
-	// restarting neko in lockstep), capped at ReconnectMax.
+	// restarting neko in lockstep), capped at ReconnectMax. After its delay,
+	// every attempt first asks GET /health (for at most min(InitTimeout, 1s))
+	// and dials only once neko answers, so that a frozen neko (SIGSTOP, a
+	// stalled VM), whose kernel still accepts connections, is polled with
+	// small requests instead of collecting upgrade requests that it would
+	// handle, all at once, when it runs again.
 	ReconnectMin time.Duration
-	// ReconnectMax caps the reconnect delay; default 10s.
+	// ReconnectMax caps the reconnect delay, and so the health polling
+	// interval while neko is down or frozen; default 1s. It is what bounds
+	// the time from neko answering again to the Conn being back: at most
+	// ReconnectMax until the next probe (a probe in flight when a frozen neko
+	// resumes is answered at once), then one probe and one dial, so about 1s
+	// with the default. Keep it well under neko's 5s delayed disconnect
+	// (wsDelayedDuration, internal/session/session.go): a host that is back
+	// within that window keeps host. A larger cap only
+	// saves requests that cost neko almost nothing.
 	ReconnectMax time.Duration
 	// LivenessTimeout: no server frame (heartbeat, ping or anything) for this
 	// long means the link is dead and the Conn reconnects; default 25s. neko
 	// sends system/heartbeat and a ping every 10s, and never notices a dead
 	// peer itself, so the client has to.
 	LivenessTimeout time.Duration
-	// InitTimeout bounds the wait for system/init after the dial; default 10s.
+	// InitTimeout bounds each dial up to system/init, and a re-login;
+	// default 10s. An attempt given up after its upgrade request reached
+	// neko is remembered: neko may still handle it later (see Conn).
 	InitTimeout time.Duration
 	// NoReconnect makes a drop end the Conn, for one-shot commands.
 	NoReconnect bool
@@ -40,12 +53,17 @@ type ConnOptions struct {
 	// written, if set, sees every frame after it was written (tests observe
 	// client/heartbeat with it, since neko answers nothing to it).
 	written func(frame []byte)
+	// noProbe skips the health probe before reconnect dials, so that tests
+	// can make abandoned attempts pile up in a paused server.
+	noProbe bool
 }
 
 // Synthetic event names, delivered alongside neko's own events.
 const (
 	// EventReconnecting precedes every reconnect attempt (Payload *ConnState
 	// with Attempt, Delay, the Err that caused it and the server's Reason).
+	// Err wraps ErrUnreachable when neko did not answer the health probe, and
+	// ErrStaleAttempt when a late attempt of our own replaced the socket.
 	EventReconnecting = "conn/reconnecting"
 	// EventReconnected: a new socket is up and its system/init has rebuilt
 	// the Room (Payload *ConnState with Attempt and Relogin). The fresh
@@ -64,6 +82,10 @@ type ConnState struct {
 	Err     error         // what ended the previous socket or failed the last attempt
 	Relogin bool          // a new session had to be created (neko had forgotten ours)
 	Reason  string        // the last system/disconnect message, if any
+	// Stale counts attempts given up after their upgrade request reached
+	// neko, which neko may still handle (it then replaces our socket, and the
+	// Conn reconnects with ErrStaleAttempt instead of ending).
+	Stale int
 }
 
 // Event is one thing that happened on the Conn.
@@ -104,14 +126,26 @@ type Room struct {
 // Reconnect policy: a read error, a close, system/disconnect, or silence
 // longer than LivenessTimeout drops the socket (without a close frame, so
 // neko's delayed disconnect keeps our host for a quick comeback) and starts
-// the reconnect loop: exponential backoff with jitter, first with the
-// current token; if neko refuses it (it forgot the session, e.g. after a
-// restart), log in again with the remembered credentials (a new session id)
-// and dial again. The fresh system/init rebuilds the Room. The loop stops
-// for good only when retrying cannot help: "connection replaced" (another
-// socket uses our session; fighting it would evict each other forever), a
-// re-login rejected with 401 or after Logout, or "connection disabled".
-// Err then says why, and subscribers get conn/closed.
+// the reconnect loop, one attempt at a time: exponential backoff with jitter
+// capped at ReconnectMax, a health probe, then a dial with the current
+// token; if neko refuses it (it forgot the session, e.g. after a restart),
+// log in again with the remembered credentials (a new session id) and dial
+// again. The fresh system/init rebuilds the Room. The loop stops for good
+// only when retrying cannot help: "connection replaced" by another client
+// on our session (fighting it would evict each other forever), a re-login
+// rejected with 401 or after Logout, or "connection disabled". Err then says
+// why, and subscribers get conn/closed.
+//
+// An attempt given up after its upgrade request reached neko (a frozen neko
+// accepts TCP but answers nothing) is closed on our side and never used,
+// but neko may still handle the request when it runs again and replace our
+// newer socket with it, even before that socket got its system/init. Such a
+// "connection replaced" is ours, not another client's: while attempts like
+// that are outstanding (ConnState.Stale), the Conn takes it for one of them
+// and reconnects at once (conn/reconnecting with ErrStaleAttempt), within
+// neko's delayed-disconnect window so that host is kept; it never logs in
+// again for it, which would give up the session and its host. They are forgotten once neko sends a heartbeat on a later
+// socket, by which time it has handled everything sent before.
 type Conn struct {
 	client *Client
 	opts   ConnOptions
@@ -129,6 +163,8 @@ type Conn struct {
 
 	subs pubsub.Hub[Event]
 
+	stale staleAttempts // owned by the run goroutine (reconnect.go)
+
 	closing   chan struct{} // closed by Close
 	closeOnce sync.Once
 	runDone   chan struct{} // closed when the run goroutine has returned
@@ -140,7 +176,7 @@ type Conn struct {
 
 const (
 	defaultReconnectMin    = 250 * time.Millisecond
-	defaultReconnectMax    = 10 * time.Second
+	defaultReconnectMax    = time.Second
 	defaultLivenessTimeout = 25 * time.Second
 	defaultInitTimeout     = 10 * time.Second
 	defaultHeartbeat       = 10 * time.Second
@@ -214,176 +250,6 @@ func (c *Client) Connect(ctx context.Context, opts ConnOptions) (*Conn, error) {
 	return cn, nil
 }
 
-// link is a freshly dialled socket whose system/init has arrived.
-type link struct {
-	ws      *websocket.Conn
-	init    Event
-	pending []Event // frames that came before system/init (neko sends none)
-}
-
-// refusedError: neko closed the socket with system/disconnect before
-// system/init (server/internal/websocket/manager.go connect).
-type refusedError struct {
-	reason   string
-	sentinel error
-}
-
-func (e *refusedError) Error() string {
-	if e.sentinel != nil {
-		return fmt.Sprintf("neko refused the websocket (%v): %s", e.sentinel, e.reason)
-	}
-	return "neko refused the websocket: " + e.reason
-}
-
-func (e *refusedError) Unwrap() error { return e.sentinel }
-
-// refusal maps neko's pre-init disconnect reasons to sentinels. Auth failures
-// ("no authentication provided", "session not found", anything from
-// Authenticate) are ErrUnauthorized so that the reconnect loop logs in again.
-func refusal(reason string) *refusedError {
-	switch reason {
-	case "already connected":
-		return &refusedError{reason, ErrAlreadyConnected}
-	case "connection disabled":
-		return &refusedError{reason, ErrForbidden}
-	case "connection shutdown":
-		return &refusedError{reason, nil}
-	}
-	return &refusedError{reason, ErrUnauthorized}
-}
-
-func (c *Conn) wsURL() (string, http.Header) {
-	u := *c.client.base
-	if u.Scheme == "https" {
-		u.Scheme = "wss"
-	} else {
-		u.Scheme = "ws"
-	}
-	u.Path = c.client.base.Path + "/api/ws"
-	h := http.Header{}
-	c.client.authHeader(h)
-	// neko checks Origin against its CORS list; a browser on the neko page
-	// would send the page's own origin, which any sane list allows.
-	h.Set("Origin", c.client.base.Scheme+"://"+c.client.base.Host)
-	return u.String(), h
-}
-
-func (c *Conn) dialer() *websocket.Dialer {
-	d := &websocket.Dialer{
-		Proxy:            http.ProxyFromEnvironment,
-		HandshakeTimeout: c.opts.InitTimeout,
-	}
-	if t, ok := c.client.hc.Transport.(*http.Transport); ok && t != nil {
-		d.Proxy = t.Proxy
-		d.NetDialContext = t.DialContext
-		if t.TLSClientConfig != nil {
-			d.TLSClientConfig = t.TLSClientConfig.Clone()
-		}
-	}
-	return d
-}
-
-// dial opens a socket and reads until system/init.
-func (c *Conn) dial(parent context.Context) (*link, error) {
-	ctx, cancel := context.WithTimeout(parent, c.opts.InitTimeout)
-	defer cancel()
-	// ctxErr tells the caller's cancellation apart from InitTimeout.
-	ctxErr := func() error {
-		if err := parent.Err(); err != nil {
-			return fmt.Errorf("neko: connect: %w", err)
-		}
-		return fmt.Errorf("neko: connect: no system/init within %v: %w", c.opts.InitTimeout, ctx.Err())
-	}
-	target, h := c.wsURL()
-	ws, resp, err := c.dialer().DialContext(ctx, target, h)
-	if err != nil {
-		if resp != nil {
-			defer resp.Body.Close()
-			r := &response{status: resp.StatusCode, header: resp.Header}
-			buf := make([]byte, 1024)
-			n, _ := resp.Body.Read(buf)
-			r.body = buf[:n]
-			msg := errorMessage(r)
-			return nil, &APIError{Op: "ws", Method: http.MethodGet, URL: target, Status: resp.StatusCode,
-				Message: msg, sentinel: classify("ws", resp.StatusCode, msg), base: c.client.baseStr}
-		}
-		if ctx.Err() != nil {
-			return nil, ctxErr()
-		}
-		return nil, &APIError{Op: "ws", Method: http.MethodGet, URL: target, Err: err,
-			sentinel: ErrUnreachable, base: c.client.baseStr}
-	}
-	ws.SetReadLimit(maxFrame)
-	// The read below has no deadline of its own: ctx (InitTimeout, the
-	// caller's ctx, Close) ends it by closing the socket.
-	stop := context.AfterFunc(ctx, func() { ws.Close() })
-	var pending []Event
-	for {
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			stop()
-			ws.Close()
-			if ctx.Err() != nil {
-				return nil, ctxErr()
-			}
-			return nil, fmt.Errorf("neko: connect: socket closed before system/init: %w", err)
-		}
-		ev, err := decodeFrame(data, time.Now())
-		if err != nil {
-			c.malformed(err)
-			continue
-		}
-		switch ev.Name {
-		case EventSystemInit:
-			if !stop() {
-				return nil, ctxErr()
-			}
-			return &link{ws: ws, init: ev, pending: pending}, nil
-		case EventSystemDisconnect:
-			stop()
-			ws.Close()
-			return nil, refusal(ev.Payload.(*SystemDisconnect).Message)
-		}
-		pending = append(pending, ev)
-	}
-}
-
-// run owns the socket life cycle: serve until the link ends, then reconnect
-// or end the Conn.
-func (c *Conn) run(ws *websocket.Conn) {
-	defer close(c.runDone)
-	for {
-		reason, err := c.serve(ws)
-		c.wmu.Lock()
-		c.ws = nil
-		c.wmu.Unlock()
-		ws.Close()
-		c.mu.Lock()
-		c.room.Connected = false
-		c.mu.Unlock()
-		if c.isClosing() {
-			return
-		}
-		if errors.Is(err, ErrReplaced) {
-			c.log.Warn("neko: another socket took over our session; not reconnecting", "session", c.Room().SessionID)
-			c.finish(err, reason)
-			return
-		}
-		if c.opts.NoReconnect {
-			c.finish(fmt.Errorf("neko: connection lost (reconnect disabled): %w", err), reason)
-			return
-		}
-		c.log.Info("neko: connection lost, reconnecting", "err", err, "reason", reason)
-		ws, reason, err = c.reconnect(err, reason)
-		if err != nil {
-			if !c.isClosing() {
-				c.finish(err, reason)
-			}
-			return
-		}
-	}
-}
-
 func (c *Conn) ended() bool {
 	select {
 	case <-c.done:
@@ -418,6 +284,7 @@ func (c *Conn) serve(ws *websocket.Conn) (reason string, err error) {
 
 	ws.SetPingHandler(func(data string) error {
 		c.touch(time.Now())
+		c.stale.settled(c.log)
 		_ = ws.SetReadDeadline(time.Now().Add(c.opts.LivenessTimeout))
 		// A failed pong means a dead socket; the next read reports it.
 		_ = ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeWait))
@@ -439,6 +306,9 @@ func (c *Conn) serve(ws *websocket.Conn) (reason string, err error) {
 		if derr != nil {
 			c.malformed(derr)
 			continue
+		}
+		if ev.Name == EventSystemHeartbeat {
+			c.stale.settled(c.log)
 		}
 		c.handle(ev)
 		if d, ok := ev.Payload.(*SystemDisconnect); ok {
@@ -479,113 +349,6 @@ func (c *Conn) heartbeat(ws *websocket.Conn, stop <-chan struct{}, done chan<- s
 			c.log.Debug("neko: heartbeat not sent", "err", err)
 		}
 	}
-}
-
-// reconnect dials until a socket is initialised, logging in again when neko
-// no longer knows our session. It returns an error only when the Conn must
-// end (Close, or a refusal retrying cannot fix), with the last
-// system/disconnect reason.
-func (c *Conn) reconnect(cause error, reason string) (_ *websocket.Conn, lastReason string, _ error) {
-	for attempt := 1; ; attempt++ {
-		delay := backoff(attempt, c.opts.ReconnectMin, c.opts.ReconnectMax)
-		c.emit(EventReconnecting, &ConnState{Attempt: attempt, Delay: delay, Err: cause, Reason: reason})
-		t := time.NewTimer(delay)
-		select {
-		case <-c.closing:
-			t.Stop()
-			return nil, reason, ErrClosed
-		case <-t.C:
-		}
-
-		relogin := false
-		sid := c.client.SessionID()
-		l, err := c.dial(c.ctx)
-		if errors.Is(err, ErrUnauthorized) {
-			c.surfaceRefusal(err, &reason)
-			// neko forgot the session (restart) or it was logged out: a new
-			// session is the only way back in.
-			c.log.Info("neko: session refused, logging in again", "session", sid, "err", err)
-			if lerr := c.client.relogin(c.ctx, sid); lerr != nil {
-				if c.isClosing() {
-					return nil, reason, ErrClosed
-				}
-				if errors.Is(lerr, ErrUnauthorized) || errors.Is(lerr, ErrNotLoggedIn) {
-					return nil, reason, fmt.Errorf("neko: reconnect: re-login failed: %w", lerr)
-				}
-				cause = lerr
-				continue
-			}
-			relogin = true
-			l, err = c.dial(c.ctx)
-		}
-		if err != nil {
-			if c.isClosing() {
-				return nil, reason, ErrClosed
-			}
-			c.surfaceRefusal(err, &reason)
-			if errors.Is(err, ErrForbidden) {
-				return nil, reason, fmt.Errorf("neko: reconnect: %w", err)
-			}
-			cause = err
-			continue
-		}
-
-		c.wmu.Lock()
-		if c.isClosing() {
-			c.wmu.Unlock()
-			l.ws.Close()
-			return nil, reason, ErrClosed
-		}
-		c.ws = l.ws
-		c.wmu.Unlock()
-
-		c.mu.Lock()
-		c.room.apply(l.init)
-		c.room.Connected = true
-		c.room.LastServerFrame = l.init.Time
-		c.room.Reconnects++
-		c.mu.Unlock()
-		c.log.Info("neko: reconnected", "attempt", attempt, "relogin", relogin, "session", l.init.Payload.(*SystemInit).SessionID)
-		c.emit(EventReconnected, &ConnState{Attempt: attempt, Relogin: relogin, Reason: reason})
-		c.publish(l.init)
-		for _, ev := range l.pending {
-			c.handle(ev)
-		}
-		return l.ws, reason, nil
-	}
-}
-
-// surfaceRefusal delivers a pre-init system/disconnect as an event, since
-// the reason is often the only explanation the server gives.
-func (c *Conn) surfaceRefusal(err error, reason *string) {
-	var re *refusedError
-	if !errors.As(err, &re) {
-		return
-	}
-	*reason = re.reason
-	raw, _ := json.Marshal(SystemDisconnect{Message: re.reason})
-	c.publish(Event{Name: EventSystemDisconnect, Time: time.Now(),
-		Payload: &SystemDisconnect{Message: re.reason}, Raw: raw})
-}
-
-// backoff is min·2^(attempt-1), capped at max, with ±20% jitter.
-func backoff(attempt int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return clampDuration(d, min*8/10, max)
-}
-
-func clampDuration(d, lo, hi time.Duration) time.Duration {
-	if d < lo {
-		return lo
-	}
-	if d > hi {
-		return hi
-	}
-	return d
 }
 
 func (c *Conn) touch(t time.Time) {

@@ -48,6 +48,11 @@ var (
 	// reconnecting, because reconnecting would replace that socket in turn
 	// and the two would evict each other forever.
 	ErrReplaced = errors.New("connection replaced by another socket on the same session")
+	// ErrStaleAttempt is the cause in conn/reconnecting when neko replaced
+	// our socket with one of our own earlier connection attempts, given up
+	// while neko was frozen and handled by it late. It is not fatal: the Conn
+	// reconnects at once (see Conn).
+	ErrStaleAttempt = errors.New("connection replaced by one of our own abandoned connection attempts, handled late by neko")
 )
 
 // APIError is a REST call that failed: neko answered with an error status, or

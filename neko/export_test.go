@@ -11,6 +11,13 @@ func WithWrittenHook(o ConnOptions, f func(frame []byte)) ConnOptions {
 	return o
 }
 
+// WithoutHealthProbe returns o with the health probe before reconnect dials
+// turned off, so that dials, abandoned ones included, reach a paused server.
+func WithoutHealthProbe(o ConnOptions) ConnOptions {
+	o.noProbe = true
+	return o
+}
+
 // PostForTest performs an authenticated POST that the Client has no method
 // for (e.g. /api/profile, to provoke session/profile).
 func (c *Client) PostForTest(ctx context.Context, op, path string, body any) error {

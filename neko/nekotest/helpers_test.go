@@ -237,6 +237,12 @@ func dialWS(t *testing.T, s *Server, query string, header http.Header) *wsConn {
 	if err != nil {
 		t.Fatalf("dial websocket: %v (response %v)", err, res)
 	}
+	return watchWS(t, conn)
+}
+
+// watchWS reads an open socket into a wsConn until the test ends.
+func watchWS(t *testing.T, conn *websocket.Conn) *wsConn {
+	t.Helper()
 	c := &wsConn{
 		t: t, conn: conn,
 		frames: make(chan wsFrame, 4096),

@@ -61,6 +61,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	r, release, ok := s.holdRequest(r)
+	defer release()
+	if !ok {
+		return
+	}
 
 	if s.cors(w, r) {
 		return

@@ -102,6 +102,10 @@ func (p *peer) kill() {
 
 func (p *peer) run() {
 	defer p.s.wg.Done()
+	// Every wake-up is one step of a paused server (pause.go), ended once
+	// its writes are done, or after the socket is closed on the way out.
+	release := func() {}
+	defer func() { release() }()
 	defer p.finish()
 	// The ticker starts after the first batch is written, so system/init is
 	// always the first frame, as in neko where the ticker starts only after
@@ -114,15 +118,18 @@ func (p *peer) run() {
 		}
 	}()
 	for {
+		release()
 		select {
 		case <-p.wake:
 		case <-tick:
+			release = p.s.hold("")
 			if err := p.heartbeat(); err != nil {
 				p.s.log.Warn("heartbeat failed", "session_id", p.sessionID(), "err", err)
 				return
 			}
 			continue
 		}
+		release = p.s.hold("")
 		p.mu.Lock()
 		frames, closing, dead, deadline := p.queue, p.closing, p.dead, p.deadline
 		p.queue = nil

@@ -190,6 +190,8 @@ type Server struct {
 
 	jpegMu sync.Mutex
 	jpegs  map[int][]byte // quality -> encoded screen image
+
+	pause pauser // Pause/Resume (pause.go)
 }
 
 // NewServer starts a server and panics if it cannot listen, like
@@ -300,6 +302,7 @@ func (s *Server) stopLocked(reason string) {
 	s.dropAllLocked(reason)
 	s.resetStateLocked()
 	s.mu.Unlock()
+	s.abortPause()
 	s.wg.Wait()
 	s.running = false
 	s.httpSrv, s.serveDone = nil, nil
@@ -313,6 +316,7 @@ func (s *Server) stopLocked(reason string) {
 func (s *Server) Restart() {
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
+	defer s.abortPause()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropAllLocked("")

@@ -318,6 +318,8 @@ func (s *Server) adminConnectedLocked(except string) bool {
 // system/admin for admins (whose arrival unlocks protected controls), then
 // session/state to everyone. A previous socket is then destroyed with
 // "connection replaced".
+// The handler sends to the session's current socket, which is not
+// necessarily p if another connect swapped in meanwhile.
 func (s *Server) connectPeerLocked(sess *session, p *peer) {
 	old := sess.peer
 	if old == p {
@@ -340,6 +342,9 @@ func (s *Server) connectPeerLocked(sess *session, p *peer) {
 		s.lastUserLeftAt = nil
 	}
 	s.log.Info("set websocket connected", "session_id", sess.id)
+	// neko's connected handler runs after the swap, without a lock between:
+	// concurrent connects interleave here (see ResumeInterleaved).
+	s.yieldLocked()
 
 	s.sendLocked(sess, neko.EventSystemInit, s.systemInitLocked(sess))
 	if sess.profile.IsAdmin {
@@ -421,11 +426,12 @@ func (s *Server) delayedDisconnect(sess *session, p *peer, cancel chan struct{})
 		return
 	case <-t.C:
 	}
+	defer s.hold("")()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	select {
 	case <-cancel:
-		return // cancelled while we waited for the lock
+		return // cancelled while we waited for the lock (or a pause)
 	default:
 	}
 	sess.delayed = nil

@@ -37,6 +37,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn("websocket upgrade failed", "err", err)
 		return httpError(http.StatusBadRequest)
 	}
+	s.holdControlFrames(conn)
 	token, found := s.tokenFromRequest(r)
 
 	s.mu.Lock()
@@ -70,6 +71,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) error {
 	s.mu.Unlock()
 
 	// The read loop runs in the request's goroutine, counted by serveHTTP.
+	stepDone(r)
 	s.readLoop(sess, p)
 	return nil
 }
@@ -88,14 +90,16 @@ func (s *Server) readLoop(sess *session, p *peer) {
 			if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) {
 				delayed = false
 			}
-			s.log.Info("connection ended", "session_id", sess.id, "err", err, "delayed", delayed)
-			s.mu.Lock()
-			s.disconnectPeerLocked(sess, p, delayed)
-			s.mu.Unlock()
+			s.step(func() {
+				s.log.Info("connection ended", "session_id", sess.id, "err", err, "delayed", delayed)
+				s.mu.Lock()
+				s.disconnectPeerLocked(sess, p, delayed)
+				s.mu.Unlock()
+			})
 			p.kill()
 			return
 		}
-		s.handleMessage(sess, raw)
+		s.step(func() { s.handleMessage(sess, raw) })
 	}
 }
 
