@@ -393,7 +393,9 @@ func sessionsOf(m map[string]neko.SessionData) []sessionInfo {
 
 func describeConnState(prefix string, cs *neko.ConnState) string {
 	s := prefix
-	if cs.Reason != "" {
+	if errors.Is(cs.Err, neko.ErrStaleAttempt) {
+		s += ": " + cs.Err.Error()
+	} else if cs.Reason != "" {
 		s += ": " + cs.Reason
 	} else if cs.Err != nil {
 		s += ": " + cs.Err.Error()

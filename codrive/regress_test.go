@@ -3,8 +3,10 @@ package codrive
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/codrive/codrive/neko"
+	"github.com/codrive/codrive/neko/nekotest"
 )
 
 // Regression tests for the failures found in the arbiter the rule replaced
@@ -90,5 +92,44 @@ func TestRestartDoesNotTakeAPersonsControl(t *testing.T) {
 	alice = newPerson(t, srv, "alice", false)
 	if res, err := alice.client.RequestControl(ctxT(t)); err != nil || res != neko.ControlGranted {
 		t.Fatalf("alice's request after the restart: %v %v (host: %+v)", res, err, srv.State().HostID)
+	}
+}
+
+// Failure 3: neko frozen (SIGSTOP) long enough for codrive to give up on its
+// socket and on reconnect attempts; when neko woke up, an attempt codrive had
+// abandoned replaced its new socket, and codrive exited. It must ride it out
+// and host again, whatever order neko handles the waiting connections in.
+func TestFrozenNekoDoesNotEndCodrive(t *testing.T) {
+	t.Parallel()
+	resumes := map[string]func(*nekotest.Server){
+		"in order":     (*nekotest.Server).Resume,
+		"newest first": (*nekotest.Server).ResumeNewestFirst,
+		"interleaved":  (*nekotest.Server).ResumeInterleaved,
+	}
+	for name, resume := range resumes {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := newNeko(t, nil)
+			cfg := testConfig(srv, PolicyYield)
+			cfg.Conn = neko.ConnOptions{LivenessTimeout: 300 * time.Millisecond, InitTimeout: 200 * time.Millisecond,
+				ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond}
+			a, evs := startArbiter(t, cfg)
+			acquire(t, a, srv)
+			srv.Pause()
+			nextEvent(t, evs, "the freeze noticed", isState(StateDisconnected))
+			if _, err := srv.WaitQueued(ctxT(t), 2); err != nil {
+				t.Fatal(err)
+			}
+			resume(srv)
+			nextEvent(t, evs, "hosting again", isState(StateAutomation))
+			select {
+			case <-a.Done():
+				t.Fatalf("codrive's connection ended: %v", a.Err())
+			default:
+			}
+			if err := a.Wait(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
