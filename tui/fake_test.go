@@ -126,6 +126,7 @@ func scene() (*fakeBackend, neko.Room) {
 			Reason:   "codrive (codrive-Ab3dE) took control",
 			Session:  "codrive-Ab3dE",
 			Policy:   codrive.PolicyHold,
+			Gate:     codrive.GateOpen,
 			Go:       true,
 			Pending: []codrive.PendingRequest{
 				{ID: "alice-x1Y2z", Name: "alice", Since: t0.Add(-12 * time.Second)},

@@ -432,7 +432,7 @@ func (m *Model) take() tea.Cmd {
 }
 
 func (m *Model) pauseToggle() tea.Cmd {
-	if m.status.Paused && m.status.Handoff == "" {
+	if m.status.Gate == codrive.GatePaused {
 		if m.busy[actPause] {
 			m.note("resume: the pause is still in progress")
 			return nil

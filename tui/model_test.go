@@ -211,14 +211,14 @@ func TestPauseToggles(t *testing.T) {
 	b, room := scene()
 	m := newModel(t, b, room)
 	finish(t, m, press(m, "p"))
-	b.set(func(f *fakeBackend) { f.status.Paused, f.status.Go = true, false })
+	b.set(func(f *fakeBackend) { f.status.Paused, f.status.Go, f.status.Gate = true, false, codrive.GatePaused })
 	m.Update(tickMsg{})
 	if !strings.Contains(m.footer(200), "p resume") {
 		t.Fatalf("footer %q does not offer resume", m.footer(200))
 	}
 	finish(t, m, press(m, "p"))
 	// Paused by a handoff is not the operator's pause: p pauses.
-	b.set(func(f *fakeBackend) { f.status.Handoff = "captcha" })
+	b.set(func(f *fakeBackend) { f.status.Handoff, f.status.Gate = "captcha", codrive.GateHandoff })
 	m.Update(tickMsg{})
 	finish(t, m, press(m, "p"))
 	if got := b.Calls(); !slices.Equal(got, []string{"pause", "resume", "pause"}) {
@@ -627,13 +627,13 @@ func TestControlPaneStates(t *testing.T) {
 		want []string
 	}{
 		{func(s *codrive.Status) {}, []string{"host     automation · codrive", "auto     running", "pending  1: alice 12s", "since    09:58:45, 1m15s ago"}},
-		{func(s *codrive.Status) { s.Go = false }, []string{"auto     yielding"}},
-		{func(s *codrive.Status) { s.Paused, s.Go = true, false }, []string{"auto     paused"}},
-		{func(s *codrive.Status) { s.Paused, s.Go, s.Handoff = true, false, "captcha" }, []string{"auto     handoff: captcha"}},
+		{func(s *codrive.Status) { s.Go, s.Gate = false, codrive.GateYielding }, []string{"auto     yielding"}},
+		{func(s *codrive.Status) { s.Paused, s.Go, s.Gate = true, false, codrive.GatePaused }, []string{"auto     paused"}},
+		{func(s *codrive.Status) { s.Paused, s.Go, s.Handoff, s.Gate = true, false, "captcha", codrive.GateHandoff }, []string{"auto     handoff: captcha"}},
 		{func(s *codrive.Status) {
-			s.State, s.Host, s.HostName, s.Go, s.Pending = codrive.StateHuman, "alice-x1Y2z", "alice", false, nil
+			s.State, s.Host, s.HostName, s.Go, s.Pending, s.Gate = codrive.StateHuman, "alice-x1Y2z", "alice", false, nil, codrive.GateWaiting
 		}, []string{"host     human · alice (alice-x1Y2z)", "auto     waiting for control", "pending  none"}},
-		{func(s *codrive.Status) { s.State, s.Go = codrive.StateFree, false }, []string{"host     nobody (free)"}},
+		{func(s *codrive.Status) { s.State, s.Go, s.Gate = codrive.StateFree, false, codrive.GateWaiting }, []string{"host     nobody (free)"}},
 		{func(s *codrive.Status) { s.Policy, s.Locked = codrive.PolicyLocked, true }, []string{"policy   locked · room locked"}},
 	}
 	for i, tc := range cases {

@@ -297,19 +297,22 @@ func (m *Model) controlPane(w, h int) block {
 	}, w, h)
 }
 
-// automation names the gate's state: running (automation may act), paused,
-// handoff, yielding (hosting but handing over), or waiting for control.
+// automation names the gate, as the arbiter decided it: running
+// (automation may act), paused, handoff, yielding (hosting but handing
+// over), waiting for control, or closed.
 func (m *Model) automation() string {
 	s := m.status
-	switch {
-	case s.Handoff != "":
+	switch s.Gate {
+	case codrive.GateHandoff:
 		return m.st.warn.Render("handoff") + ": " + clean(s.Handoff)
-	case s.Paused:
+	case codrive.GatePaused:
 		return m.st.warn.Render("paused")
-	case s.Go:
+	case codrive.GateOpen:
 		return m.st.good.Render("running")
-	case s.State == codrive.StateAutomation:
+	case codrive.GateYielding:
 		return m.st.warn.Render("yielding")
+	case codrive.GateClosed:
+		return m.st.dim.Render("closed")
 	default:
 		return m.st.dim.Render("waiting for control")
 	}
@@ -492,7 +495,7 @@ func (m *Model) footer(w int) string {
 		keys = [][2]string{{"enter", "start handoff"}, {"esc", "cancel"}}
 	default:
 		pause := "pause"
-		if m.status.Paused && m.status.Handoff == "" {
+		if m.status.Gate == codrive.GatePaused {
 			pause = "resume"
 		}
 		handoff := "handoff"
