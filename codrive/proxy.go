@@ -8,10 +8,11 @@ import (
 	"github.com/codrive/codrive/internal/pubsub"
 )
 
-// controller lets the CDP proxy gate scripts on the Arbiter: acting commands
-// wait for Wait and count as steps in flight until Chromium answers them
-// (cdpproxy.StepTracker), and Codrive.getState / Codrive.handoff /
-// stateChanged speak the Arbiter's state.
+// controller lets the CDP proxy gate scripts on the Arbiter: every acting
+// command passes Arbiter.Begin, which waits for the gate and counts it as a
+// step in flight (finish-step, idle release) until Chromium answers it, and
+// Codrive.getState / Codrive.handoff / stateChanged speak the Arbiter's
+// state. It stays thin: the gate is the Arbiter's.
 type controller struct {
 	a    *Arbiter
 	hub  pubsub.Hub[cdpproxy.Status]
@@ -30,7 +31,7 @@ func newController(a *Arbiter) *controller {
 		for ev := range evs {
 			s := proxyStatus(ev.Status)
 			// Scripts care about who drives, not about every log line.
-			if s.State == last.State && s.Host == last.Host && s.Reason == last.Reason {
+			if s.State == last.State && s.Host == last.Host && s.Reason == last.Reason && s.Gate == last.Gate {
 				continue
 			}
 			last = s
@@ -46,10 +47,8 @@ func (c *controller) close() {
 	c.hub.Close()
 }
 
-func (c *controller) Wait(ctx context.Context) error { return c.a.Wait(ctx) }
-func (c *controller) Acted()                         { c.a.Touch() }
-func (c *controller) StepStarted() func()            { return c.a.StepStarted() }
-func (c *controller) Status() cdpproxy.Status        { return proxyStatus(c.a.Status()) }
+func (c *controller) Begin(ctx context.Context) (func(), error) { return c.a.Begin(ctx) }
+func (c *controller) Status() cdpproxy.Status                   { return proxyStatus(c.a.Status()) }
 func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
 	return c.hub.Subscribe()
 }
@@ -65,5 +64,22 @@ func proxyStatus(s Status) cdpproxy.Status {
 	if s.Paused || (s.State == StateAutomation && !s.Go) {
 		state = cdpproxy.StatePaused
 	}
-	return cdpproxy.Status{State: state, Host: s.Host, HostName: s.HostName, Since: s.Since, Reason: s.Reason}
+	return cdpproxy.Status{State: state, Host: s.Host, HostName: s.HostName, Since: s.Since, Reason: s.Reason, Gate: gateWord(s)}
+}
+
+// gateWord names the Arbiter's gate for cdpproxy.Status.Gate until the
+// Arbiter reports it itself.
+func gateWord(s Status) string {
+	switch {
+	case s.Go:
+		return "open"
+	case s.Handoff != "":
+		return "handoff"
+	case s.Paused:
+		return "paused"
+	case s.State == StateAutomation:
+		return "yielding"
+	default:
+		return "waiting"
+	}
 }

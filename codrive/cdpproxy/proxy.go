@@ -62,14 +62,19 @@ import (
 // Controller is what the proxy needs from the arbiter (implemented by
 // package codrive).
 type Controller interface {
-	// Wait blocks until automation may act (codrive hosts), asking for
-	// control first if nobody hosts. Returns nil at once while automation
-	// holds control; ctx's error when ctx ends (it must: the proxy's Close
-	// and HoldTimeout rely on it).
-	Wait(ctx context.Context) error
-	// Acted records that an acting command went through (the arbiter's
-	// idle-release timer).
-	Acted()
+	// Begin blocks until automation may act (asking for control first if
+	// nobody hosts), then counts one acting command in flight until done is
+	// called exactly once (the proxy calls it when Chromium answered the
+	// command, or the connection ended). It returns ctx's error when ctx
+	// ends. It must be cheap when the gate is open: the proxy calls it for
+	// every acting command.
+	//
+	// The proxy first calls it with a ctx that has already ended, to pass
+	// an open gate without leaving the connection's reading goroutine; an
+	// implementation that checks its gate before ctx answers that at once
+	// (otherwise every acting command takes the slower queued path, which is
+	// still correct).
+	Begin(ctx context.Context) (done func(), err error)
 	// Status is the current arbitration state.
 	Status() Status
 	// Subscribe delivers every Status change until cancel is called.
@@ -77,17 +82,6 @@ type Controller interface {
 	// Handoff yields control to a person with a reason and returns when they
 	// release (or ctx ends).
 	Handoff(ctx context.Context, reason string) error
-}
-
-// StepTracker is implemented by a Controller that wants to know which
-// acting commands are in flight: from the moment the proxy forwards one to
-// Chromium until Chromium answers it, or the connection ends. codrive's
-// finish-step policy waits for them before it hands control to a person, so
-// that, say, a navigation already under way completes first.
-type StepTracker interface {
-	// StepStarted is called just before an acting command is forwarded;
-	// the proxy calls done exactly once when it is answered.
-	StepStarted() (done func())
 }
 
 // Arbitration states a Status reports.
@@ -108,6 +102,10 @@ type Status struct {
 	HostName string    `json:"hostName,omitempty"` // its display name
 	Since    time.Time `json:"since"`
 	Reason   string    `json:"reason,omitempty"`
+	// Gate is the arbiter's own word for its gate ("open", "yielding",
+	// "paused", "handoff", "waiting"...), reported as it is: the proxy never
+	// derives anything from it.
+	Gate string `json:"gate,omitempty"`
 }
 
 // Options configure Listen.
@@ -153,6 +151,8 @@ type Proxy struct {
 
 	ctx    context.Context // ends on Close
 	cancel context.CancelFunc
+	// ended has always ended: Begin(ended) tries the gate without waiting.
+	ended context.Context
 
 	mu     sync.Mutex
 	closed bool
@@ -226,6 +226,9 @@ func Listen(opts Options) (*Proxy, error) {
 	p.upstreamHost = net.JoinHostPort("127.0.0.1", port)
 	p.hostport = listenHostport(ln.Addr())
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	ended, endNow := context.WithCancel(context.Background())
+	endNow()
+	p.ended = ended
 
 	// No environment proxy: Chromium is local, and HTTP_PROXY must not
 	// intercept its debugging traffic.
@@ -476,14 +479,15 @@ func (p *Proxy) serveActingJSON(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), p.opts.HoldTimeout)
 		defer cancel()
 		start := time.Now()
-		if err := p.ctrl.Wait(ctx); err != nil {
+		done, err := p.ctrl.Begin(ctx)
+		if err != nil {
 			if r.Context().Err() != nil {
 				return
 			}
 			httpError(w, http.StatusGatewayTimeout, holdMessage(p.ctrl.Status(), r.URL.Path, time.Since(start), err, ""))
 			return
 		}
-		p.ctrl.Acted()
+		defer done() // Chromium has answered once fetchUpstream returns
 	}
 	target := r.URL.Path
 	if raw := p.stripToken(r.URL.RawQuery); raw != "" {

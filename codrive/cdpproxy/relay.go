@@ -84,10 +84,9 @@ type relay struct {
 
 	worlds worlds
 
-	// steps tracks acting commands in flight for a StepTracker controller,
-	// keyed by the client's command id (CDP clients number commands per
-	// connection, whatever the session).
-	steps    StepTracker
+	// inflight holds the done of every acting command Chromium has not
+	// answered yet, keyed by the client's command id (CDP clients number
+	// commands per connection, whatever the session).
 	stepMu   sync.Mutex
 	inflight map[string]func()
 	nflight  atomic.Int32
@@ -142,7 +141,6 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request) {
 		specs:     make(map[int64]chan []byte),
 		cdEnabled: make(map[string]bool),
 	}
-	rl.steps, _ = p.ctrl.(StepTracker)
 	rl.inflight = make(map[string]func())
 	rl.log = p.log.With("conn", rl.id)
 	rl.worlds.init()
@@ -358,21 +356,20 @@ func (r *relay) writeClient(mt int, msg []byte) error {
 	return r.client.WriteMessage(mt, msg)
 }
 
-// act forwards an acting command at once while automation holds control and
+// act forwards an acting command at once when the gate lets it through and
 // nothing is queued, else queues it behind the ones already held.
 func (r *relay) act(mt int, msg []byte, h *cmdHeader, evaluation bool) {
 	r.qmu.Lock()
 	busy := r.draining
 	r.qmu.Unlock()
-	state := r.ctrl.Status().State
 	// Only this goroutine starts a drain, so with !busy nothing can slip in
-	// ahead of this command. Automation holding control is exactly when
-	// Wait would return nil at once, so skipping it changes nothing.
-	if !busy && state == StateAutomation {
-		if r.forwardStep(mt, msg, h.ID) == nil {
-			r.ctrl.Acted()
+	// ahead of this command. Begin with an ended context passes an open gate
+	// without waiting; a closed one sends the command to the queue.
+	if !busy {
+		if done, err := r.ctrl.Begin(r.p.ended); err == nil {
+			_ = r.forwardStep(mt, msg, h.ID, done)
+			return
 		}
-		return
 	}
 	hc := &heldCmd{
 		hdr:     *h,
@@ -383,7 +380,7 @@ func (r *relay) act(mt int, msg []byte, h *cmdHeader, evaluation bool) {
 	r.p.nHeld.Add(1)
 	r.p.nHeldTot.Add(1)
 	r.log.Debug("cdpproxy: holding", "method", h.Method, "session", h.SessionID)
-	if evaluation && len(h.ID) > 0 && state != StateAutomation {
+	if evaluation && len(h.ID) > 0 {
 		// Concurrently: a read proven side-effect-free is observing, and
 		// observing commands do not wait behind held ones.
 		hc.spec = make(chan bool, 1)
@@ -448,12 +445,18 @@ func (r *relay) process(h *heldCmd) bool {
 		case <-ctx.Done():
 		}
 	}
-	err := r.ctrl.Wait(ctx)
+	done, err := r.ctrl.Begin(ctx)
 	if r.ctx.Err() != nil {
+		if err == nil {
+			done()
+		}
 		r.settle(h)
 		return true // the connection is ending: nobody to answer
 	}
 	if !r.settle(h) {
+		if err == nil {
+			done()
+		}
 		return true // a late speculation answered it
 	}
 	if err != nil {
@@ -465,21 +468,21 @@ func (r *relay) process(h *heldCmd) bool {
 		_ = r.replyError(&h.hdr, -32000, msg)
 		return false
 	}
-	if r.forwardStep(h.mt, h.msg, h.hdr.ID) == nil {
-		r.ctrl.Acted()
-	}
+	_ = r.forwardStep(h.mt, h.msg, h.hdr.ID, done)
 	return true
 }
 
-// forwardStep forwards an acting command, counted in flight for a
-// StepTracker until Chromium answers it. It is registered first: the answer
+// forwardStep forwards an acting command that passed the gate, counted in
+// flight until Chromium answers it: done is registered first, as the answer
 // may come back before Write returns.
-func (r *relay) forwardStep(mt int, msg []byte, id json.RawMessage) error {
-	if r.steps == nil || len(id) == 0 {
-		return r.forward(mt, msg)
+func (r *relay) forwardStep(mt int, msg []byte, id json.RawMessage, done func()) error {
+	if len(id) == 0 {
+		// No id, no answer: Chromium refuses it at once.
+		err := r.forward(mt, msg)
+		done()
+		return err
 	}
 	key := string(id)
-	done := r.steps.StepStarted()
 	r.stepMu.Lock()
 	if prev, dup := r.inflight[key]; dup {
 		prev() // a client reusing an id: the earlier one is forgotten
