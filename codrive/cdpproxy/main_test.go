@@ -453,3 +453,15 @@ func (w *tLogWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// inFlight counts the commands sent to Chromium and not answered yet, on
+// every connection.
+func (p *Proxy) inFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for r := range p.relays {
+		n += r.ids.size()
+	}
+	return n
+}
