@@ -6,10 +6,12 @@ import (
 )
 
 // headSize is how much of a message the proxy reads before it decides
-// what to do with it: nearly every CDP message fits, and one that does not
-// is streamed (Chromium's screenshots, results, screencast frames) or
-// buffered in chunks (a client message the gate must hold whole).
-const headSize = 64 << 10
+// what to do with it: nearly every command and answer fits, and a message
+// that does not is streamed (Chromium's screenshots, results, screencast
+// frames) or buffered in chunks (a client message the gate must hold
+// whole). Each pump owns one head buffer for its connection's life: no
+// pool traffic per message.
+const headSize = 16 << 10
 
 // headroom is free space before the head, where an answer's id is
 // rewritten in place: `{"id":` and the longest int32 fit in 17 bytes, and
@@ -17,27 +19,6 @@ const headSize = 64 << 10
 const headroom = 16
 
 type headBuf struct{ b [headroom + headSize]byte }
-
-// headPool keeps a few head buffers across garbage collections (a
-// sync.Pool would drop them, and the next message would allocate and zero
-// 64 KiB).
-type headPool chan *headBuf
-
-func (p headPool) get() *headBuf {
-	select {
-	case h := <-p:
-		return h
-	default:
-		return new(headBuf)
-	}
-}
-
-func (p headPool) put(h *headBuf) {
-	select {
-	case p <- h:
-	default:
-	}
-}
 
 // readHead reads up to headSize bytes of a message; whole tells whether
 // that was all of it.
@@ -52,8 +33,8 @@ func readHead(rd io.Reader, h *headBuf) (n int, whole bool, err error) {
 	return n, false, err
 }
 
-// chunkSize is the unit a large client message is buffered in: no copy
-// doubles it as a growing slice would.
+// chunkSize is the largest unit a large client message is buffered in
+// (they grow from 64 KiB): no copy doubles it as a growing slice would.
 const chunkSize = 1 << 20
 
 // payload is a client message the proxy holds: its head (nearly always

@@ -146,12 +146,36 @@ type scanner struct {
 	num      uint8 // number grammar phase
 	numStart int64
 	intDigit int // integer digits of the number
+
+	// names keeps the method names and session ids seen, so that reading
+	// one allocates only the first time.
+	names map[string]string
 }
 
-// reset readies the scanner for a new message, keeping its buffer.
+// reset readies the scanner for a new message, keeping its buffers.
 func (s *scanner) reset() {
-	c := s.capture[:0]
-	*s = scanner{capture: c}
+	c, names := s.capture[:0], s.names
+	*s = scanner{capture: c, names: names}
+}
+
+// maxNames bounds scanner.names: a client inventing method names or
+// sessions only makes it start over.
+const maxNames = 512
+
+// name is text() for a value that repeats (a method, a session id).
+func (s *scanner) name() string {
+	if s.escaped {
+		return s.text()
+	}
+	if v, ok := s.names[string(s.capture)]; ok {
+		return v
+	}
+	if s.names == nil || len(s.names) >= maxNames {
+		s.names = make(map[string]string)
+	}
+	v := string(s.capture)
+	s.names[v] = v
+	return v
 }
 
 // feed scans the next piece of the message.
@@ -483,8 +507,12 @@ func (s *scanner) endString() {
 		s.field = fNone
 		if field == fKey {
 			s.key = fNone
-			if !s.long {
-				s.key = keyOf(s.text(), s.depth)
+			switch {
+			case s.long:
+			case s.escaped:
+				s.key = keyOf([]byte(s.text()), s.depth)
+			default:
+				s.key = keyOf(s.capture, s.depth)
 			}
 		}
 		return
@@ -495,13 +523,13 @@ func (s *scanner) endString() {
 		if s.long {
 			s.h.methodLong = true
 		} else {
-			s.h.method, s.h.hasMethod = s.text(), true
+			s.h.method, s.h.hasMethod = s.name(), true
 		}
 	case fSession:
 		if s.long {
 			s.h.sessLng = true
 		} else {
-			s.h.session, s.h.hasSess = s.text(), true
+			s.h.session, s.h.hasSess = s.name(), true
 		}
 	case fUniqueContextID:
 		if !s.long {
@@ -516,9 +544,9 @@ func (s *scanner) endString() {
 }
 
 // keyOf names a key the header cares about at this depth.
-func keyOf(k string, depth int) uint8 {
+func keyOf(k []byte, depth int) uint8 {
 	if depth == 1 {
-		switch k {
+		switch string(k) {
 		case "id":
 			return fID
 		case "method":
@@ -530,7 +558,7 @@ func keyOf(k string, depth int) uint8 {
 		}
 		return fNone
 	}
-	switch k {
+	switch string(k) {
 	case "contextId":
 		return fContextID
 	case "executionContextId":
@@ -619,6 +647,8 @@ func (s *scanner) endNumber(pos int64) {
 	// less than one that comes unexpected).
 	f, finite := 0.0, true
 	switch {
+	case s.num == nInt || s.num == nZero:
+		f, finite = plainInt(s.capture, s.long, s.intDigit)
 	case !s.long:
 		var err error
 		f, err = strconv.ParseFloat(string(s.capture), 64)
@@ -643,6 +673,28 @@ func (s *scanner) endNumber(pos int64) {
 		s.h.eval.executionContextID = wholeNumber(f, s.long)
 	}
 	s.afterValue()
+}
+
+// plainInt reads an integer without a fraction or exponent; past 15
+// digits it leaves it to ParseFloat, which rounds as Chromium does.
+func plainInt(text []byte, long bool, digits int) (float64, bool) {
+	if digits > 15 {
+		if long {
+			return 0, digits <= 309
+		}
+		f, err := strconv.ParseFloat(string(text), 64)
+		return f, err == nil
+	}
+	var n int64
+	for _, c := range text {
+		if c != '-' {
+			n = n*10 + int64(c-'0')
+		}
+	}
+	if text[0] == '-' {
+		n = -n
+	}
+	return float64(n), true
 }
 
 func wholeNumber(f float64, long bool) int64 {

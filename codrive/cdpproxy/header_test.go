@@ -171,3 +171,18 @@ func FuzzScanner(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkScanHeader reads the header of a typical Playwright command.
+func BenchmarkScanHeader(b *testing.B) {
+	msg := []byte(`{"id":1234,"method":"Runtime.callFunctionOn","params":{"functionDeclaration":"(utilityScript, ...args) => utilityScript.evaluate(...args)","objectId":"-4389263874323.3.1","arguments":[{"objectId":"-4389263874323.3.1"},{"value":true},{"value":true},{"value":"() => document.title"},{"value":1},{"value":{"v":"undefined"}}],"returnByValue":true,"awaitPromise":true,"userGesture":true},"sessionId":"A1B2C3D4E5F60718293A4B5C6D7E8F90"}`)
+	var s scanner
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.reset()
+		s.feed(msg)
+		if h := s.finish(); !h.idOK || h.method != "Runtime.callFunctionOn" {
+			b.Fatal("bad header")
+		}
+	}
+}

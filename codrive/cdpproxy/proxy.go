@@ -33,7 +33,7 @@
 //     commands. A message Chromium answers without an id (bad JSON, an id
 //     it refuses) goes through unchanged and gets Chromium's own answer.
 //   - Chromium's messages are streamed to the client, never held whole;
-//     a client message is read up to 64 KiB and, when that tells the gate
+//     a client message is read up to 16 KiB and, when that tells the gate
 //     enough, streamed too. Others are kept in chunks up to MaxMessage.
 //   - A binary frame closes the connection with 1003: CDP is JSON text.
 //
@@ -164,7 +164,6 @@ type Proxy struct {
 	frontend  *httputil.ReverseProxy
 	dialer    *websocket.Dialer
 	upgrader  *websocket.Upgrader
-	heads     headPool
 	mem       memRelease
 
 	ctx    context.Context // ends on Close
@@ -236,7 +235,6 @@ func Listen(opts Options) (*Proxy, error) {
 		upstream: up,
 		ln:       ln,
 		relays:   make(map[*relay]struct{}),
-		heads:    make(headPool, 32),
 	}
 	port := up.Port()
 	if port == "" {

@@ -13,19 +13,21 @@ import (
 // screenshot or a 50 MB result is never held whole. The gate reads only
 // answers' ids (to map them back, see ids.go) and a few small events.
 func (r *relay) pumpUpstream() {
+	var hb *headBuf // this goroutine's, from its first message on
 	for {
 		mt, rd, err := r.upstream.NextReader()
 		if err != nil {
 			r.upstreamGone(err)
 			return
 		}
-		hb := r.p.heads.get()
+		if hb == nil {
+			hb = new(headBuf)
+		}
 		n, whole, err := readHead(rd, hb)
 		var clientErr error
 		if err == nil {
 			clientErr, err = r.fromChromium(mt, hb, n, whole, rd)
 		}
-		r.p.heads.put(hb)
 		if err != nil {
 			r.upstreamGone(err)
 			return
@@ -109,6 +111,7 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // pumpClient relays client → Chromium through the gate.
 func (r *relay) pumpClient() {
+	var hb *headBuf // this goroutine's, from its first message on
 	for {
 		mt, rd, err := r.client.NextReader()
 		if err != nil {
@@ -120,7 +123,9 @@ func (r *relay) pumpClient() {
 			r.refuse(websocket.CloseUnsupportedData, "codrive: binary frames are not CDP: send each message as a JSON text frame")
 			return
 		}
-		hb := r.p.heads.get()
+		if hb == nil {
+			hb = new(headBuf)
+		}
 		n, whole, err := readHead(rd, hb)
 		ok := err == nil
 		if !ok {
@@ -132,7 +137,6 @@ func (r *relay) pumpClient() {
 		} else {
 			ok = r.fromClientLarge(msg, rd)
 		}
-		r.p.heads.put(hb)
 		if !ok {
 			return
 		}
@@ -152,8 +156,10 @@ func (r *relay) fromClientLarge(head []byte, rd io.Reader) bool {
 	}
 	pl := payload{head: head}
 	total := int64(len(head))
+	size := 4 * headSize
 	for {
-		chunk := make([]byte, chunkSize)
+		chunk := make([]byte, size)
+		size = min(2*size, chunkSize)
 		n, err := io.ReadFull(rd, chunk)
 		r.sc.feed(chunk[:n])
 		total += int64(n)
