@@ -5,6 +5,8 @@ SHELL := bash
 GO ?= go
 # Bounded: each benchmark runs about BENCHTIME, the whole run at most 9m.
 BENCHTIME ?= 1s
+# Flags for the side-by-side run of the real binaries (go run ./bench/proxy -h).
+PROXYBENCH ?=
 
 .PHONY: build test bench lint setup driver demo
 
@@ -21,9 +23,11 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 9m ./...
 
-## bench: every benchmark once, time-boxed
+## bench: every benchmark once, time-boxed; then the real codrive attach --listen
+## against a direct connection, a byte relay and cdpproxy alone (bench/proxy)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 9m ./...
+	$(GO) run ./bench/proxy $(PROXYBENCH)
 
 ## lint: gofmt must have nothing to say, and go vet must pass
 lint:

@@ -8,10 +8,11 @@ import (
 	"github.com/codrive/codrive/internal/pubsub"
 )
 
-// controller lets the CDP proxy gate scripts on the Arbiter: acting commands
-// wait for Wait and count as steps in flight until Chromium answers them
-// (cdpproxy.StepTracker), and Codrive.getState / Codrive.handoff /
-// stateChanged speak the Arbiter's state.
+// controller lets the CDP proxy gate scripts on the Arbiter: every acting
+// command passes Arbiter.Begin, which waits for the gate and counts it as a
+// step in flight (finish-step, idle release) until Chromium answers it, and
+// Codrive.getState / Codrive.handoff / stateChanged speak the Arbiter's
+// state. It stays thin: the gate is the Arbiter's.
 type controller struct {
 	a    *Arbiter
 	hub  pubsub.Hub[cdpproxy.Status]
@@ -30,7 +31,7 @@ func newController(a *Arbiter) *controller {
 		for ev := range evs {
 			s := proxyStatus(ev.Status)
 			// Scripts care about who drives, not about every log line.
-			if s.State == last.State && s.Host == last.Host && s.Reason == last.Reason {
+			if s.State == last.State && s.Host == last.Host && s.Reason == last.Reason && s.Gate == last.Gate {
 				continue
 			}
 			last = s
@@ -46,14 +47,8 @@ func (c *controller) close() {
 	c.hub.Close()
 }
 
-// Begin passes the gate and counts the command in flight in one decision.
 func (c *controller) Begin(ctx context.Context) (func(), error) { return c.a.Begin(ctx) }
-
-// Wait, Acted and StepStarted serve the proxy until it moves to Begin.
-func (c *controller) Wait(ctx context.Context) error { return c.a.Wait(ctx) }
-func (c *controller) Acted()                         {}
-func (c *controller) StepStarted() func()            { return func() {} }
-func (c *controller) Status() cdpproxy.Status        { return proxyStatus(c.a.Status()) }
+func (c *controller) Status() cdpproxy.Status                   { return proxyStatus(c.a.Status()) }
 func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
 	return c.hub.Subscribe()
 }
@@ -61,13 +56,17 @@ func (c *controller) Handoff(ctx context.Context, reason string) error {
 	return c.a.Handoff(ctx, reason)
 }
 
-// proxyStatus maps the arbiter's state to the proxy's: "paused" while
-// codrive holds control but automation may not act (operator pause, a
-// handoff or a yield in progress).
+// proxyStatus maps the arbiter's status to the proxy's: "paused" while
+// automation may not act although codrive holds control or was told to
+// stop (an operator pause, a handoff, a yield in progress), and the gate as
+// the arbiter decided it.
 func proxyStatus(s Status) cdpproxy.Status {
 	state := string(s.State)
-	if s.Paused || (s.State == StateAutomation && !s.Go) {
+	switch {
+	case s.Gate == GatePaused, s.Gate == GateHandoff:
+		state = cdpproxy.StatePaused
+	case s.State == StateAutomation && s.Gate != GateOpen:
 		state = cdpproxy.StatePaused
 	}
-	return cdpproxy.Status{State: state, Host: s.Host, HostName: s.HostName, Since: s.Since, Reason: s.Reason}
+	return cdpproxy.Status{State: state, Host: s.Host, HostName: s.HostName, Since: s.Since, Reason: s.Reason, Gate: string(s.Gate)}
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// LogCDP logs proxied message bodies (they carry page data: off by
 	// default).
 	LogCDP bool
+	// MaxMessage bounds one CDP message from a script, in bytes; default
+	// cdpproxy.DefaultMaxMessage (see cdpproxy.Options.MaxMessage).
+	MaxMessage int64
 }
 
 // Session is one codrive process's work: an Arbiter on the neko side and an
@@ -92,7 +95,7 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 		s.ctrl = newController(arb)
 		s.proxy, err = cdpproxy.Listen(cdpproxy.Options{
 			Upstream: ep.HTTP, Addr: opts.Listen, Token: opts.Token,
-			Controller: s.ctrl, HoldTimeout: opts.HoldTimeout, LogCDP: opts.LogCDP, Logger: opts.Logger,
+			Controller: s.ctrl, HoldTimeout: opts.HoldTimeout, MaxMessage: opts.MaxMessage, LogCDP: opts.LogCDP, Logger: opts.Logger,
 		})
 		if err != nil {
 			s.ctrl.close()

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/codrive/cdpproxy"
 )
 
 func policyNames() string {
@@ -21,13 +25,17 @@ func policyNames() string {
 	return s
 }
 
-func arbiterFlags() []cli.Flag {
+// arbiterFlags are the arbiter's flags; idleDefault is what --help shows as
+// --idle-release's default, which depends on the proxy (see sessionOptions).
+func arbiterFlags(idleDefault string) []cli.Flag {
+	idle := durationFlag("idle-release", 0, "release control after this long without acting commands from scripts (0: never)")
+	idle.DefaultText = idleDefault
 	return []cli.Flag{
 		&cli.StringFlag{Name: "policy", Value: string(codrive.PolicyYield), EnvVars: []string{"CODRIVE_POLICY"}, Usage: "what to do when a person asks for control while automation holds it: " + policyNames()},
 		durationFlag("reclaim-after", 2*time.Second, "after a person releases, take control back once the room had no host this long"),
 		&cli.BoolFlag{Name: "no-reclaim", Usage: "never take control back automatically after yielding"},
 		durationFlag("step-timeout", 30*time.Second, "policy finish-step: longest wait for the step in flight"),
-		durationFlag("idle-release", 0, "release control after this long without automation activity (0: never)"),
+		idle,
 		&cli.BoolFlag{Name: "takeover", Usage: "take control from a person when acquiring (admin login only)"},
 		durationFlag("shutdown-timeout", 5*time.Second, "bound on releasing control and restoring settings at exit"),
 		&cli.StringFlag{Name: "target", Usage: "tab to attach to: target id or URL substring (default: first page)"},
@@ -41,24 +49,82 @@ func proxyFlags(listenDefault string) []cli.Flag {
 		&cli.StringFlag{Name: "listen", Value: listenDefault, EnvVars: []string{"CODRIVE_LISTEN"}, Usage: listenUsage},
 		&cli.StringFlag{Name: "token", EnvVars: []string{"CODRIVE_TOKEN"}, Usage: "token the proxy requires (?token= or Authorization: Bearer); mandatory on a non-loopback --listen"},
 		durationFlag("hold-timeout", 10*time.Minute, "fail a script's held command after this long"),
-		&cli.BoolFlag{Name: "log-cdp", Usage: "log proxied CDP messages, bodies included (they carry page data)"},
+		&cli.StringFlag{Name: "max-message", Value: sizeText(cdpproxy.DefaultMaxMessage), EnvVars: []string{"CODRIVE_MAX_MESSAGE"}, Usage: "largest CDP message a script may send through the proxy, in bytes or with KiB, MiB or GiB; a larger one gets a CDP error (or, if it was already being relayed, the connection closes with code 1009)"},
+		&cli.BoolFlag{Name: "log-cdp", Usage: "log proxied CDP messages at debug level, bodies included (they carry page data)"},
 	}
 }
+
+// Defaults of --idle-release as --help shows them.
+const (
+	idleWithListen = "30s with --listen, else 0s: never"
+	idleWithProxy  = "30s"
+)
 
 // sessionOptions are the Session options of attach, tui and run: the
 // arbiter's config, the browser side and the proxy. With a proxy, idle
 // release defaults to 30s so viewers get the browser back when a script
 // goes quiet.
-func sessionOptions(c *cli.Context, cfg codrive.Config) codrive.Options {
+func sessionOptions(c *cli.Context, cfg codrive.Config) (codrive.Options, error) {
 	o := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
 	o.Listen = c.String("listen")
 	o.Token = c.String("token")
 	o.HoldTimeout = c.Duration("hold-timeout")
 	o.LogCDP = c.Bool("log-cdp")
+	max, err := parseSize(c.String("max-message"))
+	if err != nil {
+		return o, cli.Exit("--max-message: "+err.Error(), codrive.ExitUsage)
+	}
+	o.MaxMessage = max
 	if o.Listen != "" && !c.IsSet("idle-release") {
 		o.IdleRelease = 30 * time.Second
 	}
-	return o
+	return o, nil
+}
+
+// parseSize reads a byte count: a number, or one with KiB, MiB or GiB.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("bad size %q: want a positive number of bytes, or one with KiB, MiB or GiB, e.g. 128MiB", s)
+	}
+	return n * mult, nil
+}
+
+// sizeText writes a size the way parseSize reads it.
+func sizeText(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// announceProxy tells the operator where scripts connect, at any log
+// level: a plain line in text mode, a record of the configured logger in
+// JSON mode (handed to its handler directly, past the level filter).
+func announceProxy(c *cli.Context, log *slog.Logger, proxyURL string) {
+	if c.String("log-format") != "json" {
+		fmt.Fprintf(c.App.ErrWriter, "codrive: CDP proxy on %s (point scripts here instead of %s)\n", proxyURL, c.String("cdp"))
+		return
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "codrive: CDP proxy listening", 0)
+	r.AddAttrs(slog.String("url", proxyURL), slog.String("upstream", c.String("cdp")))
+	_ = log.Handler().Handle(context.Background(), r)
 }
 
 func arbiterConfig(c *cli.Context) (codrive.Config, error) {
@@ -103,7 +169,7 @@ func attachCommand() *cli.Command {
 On SIGINT or SIGTERM it releases control, restores any room setting it changed and closes its neko socket cleanly; a second signal exits at once.`,
 		OnUsageError: usageError,
 		Before:       noArgs,
-		Flags: append(append(arbiterFlags(), proxyFlags("")...),
+		Flags: append(append(arbiterFlags(idleWithListen), proxyFlags("")...),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event"},
 			&cli.BoolFlag{Name: "acquire", Usage: "take host control at start (without stealing from a person unless --takeover)"},
 		),
@@ -119,13 +185,16 @@ func attach(c *cli.Context) error {
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 
-	opts := sessionOptions(c, cfg)
+	opts, err := sessionOptions(c, cfg)
+	if err != nil {
+		return err
+	}
 	s, err := codrive.Attach(ctx, opts)
 	if err != nil {
 		return err
 	}
 	if u := s.ProxyURL(); u != "" {
-		fmt.Fprintf(c.App.ErrWriter, "codrive: CDP proxy on %s (point scripts here instead of %s)\n", u, c.String("cdp"))
+		announceProxy(c, cfg.Logger, u)
 	}
 	events, cancel := s.Subscribe()
 	defer cancel()

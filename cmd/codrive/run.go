@@ -30,7 +30,7 @@ While a person holds control, the script's acting commands wait; it only sees de
    codrive run -- npx playwright test
    codrive run -- go run ./myscript`,
 		OnUsageError: usageError,
-		Flags:        append(arbiterFlags(), proxyFlags("127.0.0.1:0")...),
+		Flags:        append(arbiterFlags(idleWithProxy), proxyFlags("127.0.0.1:0")...),
 		Action:       runScript,
 	}
 }
@@ -44,7 +44,13 @@ func runScript(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := sessionOptions(c, cfg)
+	opts, err := sessionOptions(c, cfg)
+	if err != nil {
+		return err
+	}
+	if opts.Listen == "" {
+		return cli.Exit("--listen must not be empty: run gives the script codrive's proxy", codrive.ExitUsage)
+	}
 
 	// Until the child runs, a signal aborts codrive itself; from then on it
 	// goes to the child, and codrive ends when the child does.

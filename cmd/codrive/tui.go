@@ -26,7 +26,7 @@ Without a terminal on stdout, or with --plain, it prints one line per event like
 On quit (q, ctrl+c, SIGINT or SIGTERM) it releases control, restores any room setting it changed and closes its neko socket cleanly.`,
 		OnUsageError: usageError,
 		Before:       noArgs,
-		Flags: append(append(arbiterFlags(), proxyFlags("")...),
+		Flags: append(append(arbiterFlags(idleWithListen), proxyFlags("")...),
 			&cli.BoolFlag{Name: "plain", Usage: "print events as lines (like attach) instead of the full-screen monitor"},
 			&cli.BoolFlag{Name: "acquire", Usage: "request host control at start (without stealing from a person unless --takeover)"},
 		),
@@ -53,7 +53,10 @@ func runTUI(c *cli.Context) error {
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 
-	opts := sessionOptions(c, cfg)
+	opts, err := sessionOptions(c, cfg)
+	if err != nil {
+		return err
+	}
 	s, err := codrive.Attach(ctx, opts)
 	if err != nil {
 		return err

@@ -31,32 +31,41 @@ const (
 )
 
 // codrive answers one Codrive.* command; it never reaches Chromium.
-func (r *relay) codrive(h *cmdHeader) {
+func (r *relay) codrive(h *header, pl *payload) {
+	to := h.replyTo()
 	if r.ctrl == nil {
-		_ = r.replyError(h, -32000, errNoController)
+		_ = r.replyError(to, -32000, errNoController)
 		return
 	}
-	switch h.Method {
+	if !h.paramsOK() {
+		_ = r.replyError(to, -32600, "Message may have object 'params' property")
+		return
+	}
+	switch h.method {
 	case codriveGetState:
-		_ = r.replyResult(h, r.ctrl.Status())
+		_ = r.replyResult(to, r.ctrl.Status())
 	case codriveEnable:
-		r.codriveEnable(h)
+		r.codriveEnable(to)
 	case codriveDisable:
 		r.cdMu.Lock()
-		delete(r.cdEnabled, h.SessionID)
+		delete(r.cdEnabled, h.session)
 		r.cdMu.Unlock()
-		_ = r.replyResult(h, struct{}{})
+		_ = r.replyResult(to, struct{}{})
 	case codriveHandoff:
-		r.codriveHandoff(h)
+		var params []byte
+		if h.paramsEnd > 0 {
+			params = pl.bytes()[h.paramsStart:h.paramsEnd]
+		}
+		r.codriveHandoff(to, params)
 	default:
-		_ = r.replyError(h, -32601, fmt.Sprintf("'%s' wasn't found (the codrive proxy answers %s, %s, %s and %s)",
-			h.Method, codriveGetState, codriveHandoff, codriveEnable, codriveDisable))
+		_ = r.replyError(to, -32601, fmt.Sprintf("'%s' wasn't found (the codrive proxy answers %s, %s, %s and %s)",
+			h.method, codriveGetState, codriveHandoff, codriveEnable, codriveDisable))
 	}
 }
 
-func (r *relay) codriveEnable(h *cmdHeader) {
+func (r *relay) codriveEnable(to replyTo) {
 	r.cdMu.Lock()
-	r.cdEnabled[h.SessionID] = true
+	r.cdEnabled[to.session] = true
 	start := !r.cdSubscribed
 	r.cdSubscribed = true
 	r.cdMu.Unlock()
@@ -66,8 +75,8 @@ func (r *relay) codriveEnable(h *cmdHeader) {
 		r.wg.Add(1)
 		go r.forwardStates(ch, cancel)
 	}
-	_ = r.replyResult(h, struct{}{})
-	_ = r.writeJSONClient(cdpEvent{Method: codriveStateChanged, Params: r.ctrl.Status(), SessionID: h.SessionID})
+	_ = r.replyResult(to, struct{}{})
+	_ = r.writeJSONClient(cdpEvent{Method: codriveStateChanged, Params: r.ctrl.Status(), SessionID: to.session})
 }
 
 func (r *relay) forwardStates(ch <-chan Status, cancel func()) {
@@ -98,22 +107,21 @@ func (r *relay) forwardStates(ch <-chan Status, cancel func()) {
 
 // codriveHandoff runs Controller.Handoff in its own goroutine: the
 // connection keeps flowing while the person has control.
-func (r *relay) codriveHandoff(h *cmdHeader) {
+func (r *relay) codriveHandoff(to replyTo, params []byte) {
 	var p struct {
 		Reason  string  `json:"reason"`
 		Timeout float64 `json:"timeout"`
 	}
-	if len(h.Params) > 0 {
-		if err := json.Unmarshal(h.Params, &p); err != nil {
-			_ = r.replyError(h, -32602, fmt.Sprintf("Invalid parameters: Codrive.handoff takes {reason: string, timeout?: seconds}: %v", err))
+	if len(params) > 0 {
+		if err := json.Unmarshal(params, &p); err != nil {
+			_ = r.replyError(to, -32602, fmt.Sprintf("Invalid parameters: Codrive.handoff takes {reason: string, timeout?: seconds}: %v", err))
 			return
 		}
 	}
 	if p.Timeout < 0 {
-		_ = r.replyError(h, -32602, fmt.Sprintf("Invalid parameters: Codrive.handoff timeout %v is negative", p.Timeout))
+		_ = r.replyError(to, -32602, fmt.Sprintf("Invalid parameters: Codrive.handoff timeout %v is negative", p.Timeout))
 		return
 	}
-	hc := *h
 	timeout := time.Duration(p.Timeout * float64(time.Second))
 	r.wg.Add(1)
 	go func() {
@@ -131,11 +139,11 @@ func (r *relay) codriveHandoff(h *cmdHeader) {
 		}
 		switch {
 		case err == nil:
-			_ = r.replyResult(&hc, struct{}{})
+			_ = r.replyResult(to, struct{}{})
 		case errors.Is(err, context.DeadlineExceeded):
-			_ = r.replyError(&hc, -32000, fmt.Sprintf("codrive: handoff timed out after %v: the person has not released control", timeout))
+			_ = r.replyError(to, -32000, fmt.Sprintf("codrive: handoff timed out after %v: the person has not released control", timeout))
 		default:
-			_ = r.replyError(&hc, -32000, fmt.Sprintf("codrive: handoff failed: %v", err))
+			_ = r.replyError(to, -32000, fmt.Sprintf("codrive: handoff failed: %v", err))
 		}
 	}()
 }

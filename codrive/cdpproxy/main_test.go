@@ -86,8 +86,9 @@ type testGate struct {
 	status Status
 	opened chan struct{} // closed while automation holds control
 	subs   map[chan Status]struct{}
-	waits  chan string // one entry per Wait that had to block
-	acted  atomic.Int64
+	waits  chan string  // one entry per Begin that had to block
+	begun  atomic.Int64 // Begin calls that let a command through
+	ended  atomic.Int64 // their done calls
 
 	handoffs chan string // reasons of Handoff calls, as they start
 }
@@ -138,27 +139,31 @@ func (g *testGate) setLocked(st Status) {
 	}
 }
 
-func (g *testGate) Wait(ctx context.Context) error {
+// Begin checks the gate before ctx, like the arbiter: an ended ctx still
+// passes an open gate.
+func (g *testGate) Begin(ctx context.Context) (func(), error) {
 	g.mu.Lock()
 	opened := g.opened
 	blocked := g.status.State != StateAutomation
 	g.mu.Unlock()
-	if !blocked {
-		return nil
+	if blocked {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		select {
+		case g.waits <- "wait":
+		default:
+		}
+		select {
+		case <-opened:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	select {
-	case g.waits <- "wait":
-	default:
-	}
-	select {
-	case <-opened:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	g.begun.Add(1)
+	var once sync.Once
+	return func() { once.Do(func() { g.ended.Add(1) }) }, nil
 }
-
-func (g *testGate) Acted() { g.acted.Add(1) }
 
 func (g *testGate) Status() Status {
 	g.mu.Lock()
@@ -447,4 +452,16 @@ func (w *tLogWriter) Write(p []byte) (int, error) {
 		w.t.Log(strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
+}
+
+// inFlight counts the commands sent to Chromium and not answered yet, on
+// every connection.
+func (p *Proxy) inFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for r := range p.relays {
+		n += r.ids.size()
+	}
+	return n
 }

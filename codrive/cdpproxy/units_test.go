@@ -195,8 +195,8 @@ func TestHoldMessage(t *testing.T) {
 
 func TestSpeculationHelpers(t *testing.T) {
 	t.Parallel()
-	h := cmdHeader{ID: json.RawMessage("7"), Method: "Runtime.evaluate", SessionID: "S", Params: json.RawMessage(`{"expression":"1<2","userGesture":true}`)}
-	b, err := withThrowOnSideEffect(&h, specBase-1)
+	h := header{id: 7, idOK: true, method: "Runtime.evaluate", session: "S"}
+	b, err := withThrowOnSideEffect(&h, []byte(`{"expression":"1<2","userGesture":true}`), 12)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,10 +205,10 @@ func TestSpeculationHelpers(t *testing.T) {
 		SessionID string         `json:"sessionId"`
 		Params    map[string]any `json:"params"`
 	}
-	if err := json.Unmarshal(b, &m); err != nil || m.ID != specBase-1 || m.SessionID != "S" || m.Params["throwOnSideEffect"] != true || m.Params["expression"] != "1<2" || m.Params["userGesture"] != nil {
+	if err := json.Unmarshal(b, &m); err != nil || m.ID != 12 || m.SessionID != "S" || m.Params["throwOnSideEffect"] != true || m.Params["expression"] != "1<2" || m.Params["userGesture"] != nil {
 		t.Fatalf("%s %v", b, err)
 	}
-	if _, err := withThrowOnSideEffect(&cmdHeader{Params: json.RawMessage(`[1]`)}, 1); err == nil {
+	if _, err := withThrowOnSideEffect(&header{}, []byte(`[1]`), 1); err == nil {
 		t.Error("array params: no error")
 	}
 	for resp, want := range map[string]bool{
