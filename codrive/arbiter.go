@@ -329,6 +329,24 @@ func (a *Arbiter) call(ctx context.Context, mk func(callID) input) (callID, erro
 	}
 }
 
+// callNow is call for an input the rule answers in the same step (Begin):
+// it needs no context, and an ended one must not stop it from asking.
+func (a *Arbiter) callNow(mk func(callID) input) (callID, error) {
+	id := callID(a.nextCall.Add(1))
+	reply := make(chan error, 1)
+	select {
+	case a.in <- envelope{in: mk(id), call: id, reply: reply}:
+	case <-a.quit:
+		return id, ErrClosed
+	}
+	select {
+	case err := <-reply:
+		return id, err
+	case <-a.quit:
+		return id, ErrClosed
+	}
+}
+
 // --- neko events as the rule's inputs ----------------------------------------
 
 func (a *Arbiter) translate(ev neko.Event) []input {

@@ -42,19 +42,41 @@ func (a *Arbiter) statusAndChange() (Status, <-chan struct{}) {
 // between the two. It never takes control from a person; when ctx ends it
 // returns an error naming who holds control.
 func (a *Arbiter) Begin(ctx context.Context) (done func(), err error) {
+	c, err := a.begin(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	return c.Done, nil
+}
+
+// command is one step that passed the gate. A proxied CDP command says when
+// it has been written to Chromium (Sent) and when Chromium answered (Done):
+// control is not handed over between the gate and the write.
+type command struct {
+	a          *Arbiter
+	id         callID
+	sent, done sync.Once
+}
+
+// Sent: the command is on its way to Chromium.
+func (c *command) Sent() { c.sent.Do(func() { c.a.post(envelope{in: inStepSent{Call: c.id}}) }) }
+
+// Done: Chromium answered, or the command will never be answered.
+func (c *command) Done() {
+	c.Sent()
+	c.done.Do(func() { c.a.post(envelope{in: inStepEnd{Call: c.id}}) })
+}
+
+func (a *Arbiter) begin(ctx context.Context, sent bool) (*command, error) {
 	for {
 		// The change channel is taken before asking: a change between the
 		// answer and the wait below then wakes the wait at once.
 		_, changed := a.statusAndChange()
-		id, err := a.call(ctx, func(id callID) input { return inBegin{Call: id} })
+		id, err := a.callNow(func(id callID) input { return inBegin{Call: id, Sent: sent} })
 		switch {
 		case err == nil:
-			var once sync.Once
-			return func() { once.Do(func() { a.post(envelope{in: inStepEnd{Call: id}}) }) }, nil
+			return &command{a: a, id: id}, nil
 		case !errors.Is(err, errNotNow):
-			if ctx.Err() != nil {
-				return nil, a.waitError(ctx.Err())
-			}
 			return nil, err
 		}
 		select {

@@ -47,7 +47,7 @@ func (c *controller) close() {
 	c.hub.Close()
 }
 
-func (c *controller) Begin(ctx context.Context) (func(), error) { return c.a.Begin(ctx) }
+func (c *controller) Begin(ctx context.Context) (cdpproxy.Step, error) { return c.a.begin(ctx, false) }
 func (c *controller) Status() cdpproxy.Status                   { return proxyStatus(c.a.Status()) }
 func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
 	return c.hub.Subscribe()

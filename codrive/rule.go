@@ -86,6 +86,10 @@ type ruleConfig struct {
 // than block for ever, and says so.
 const reportGrace = 10 * time.Second
 
+// sentGrace bounds the wait for a command that passed the gate to reach
+// Chromium before control is handed over: microseconds normally.
+const sentGrace = time.Second
+
 // errNotNow answers a Begin while the gate is closed: wait for a change and
 // ask again.
 var errNotNow = errors.New("codrive: gate closed")
@@ -156,9 +160,11 @@ type rule struct {
 	// automation waits ReclaimAfter before asking.
 	freeAfterHuman bool
 	freeSince      time.Time
-	steps          map[callID]bool
-	lastActive     time.Time
-	releaseReason  string
+	// steps in flight, with the time a proxied command passed the gate
+	// until it is on its way to Chromium (zero once sent).
+	steps         map[callID]time.Time
+	lastActive    time.Time
+	releaseReason string
 
 	// Hand-overs and requests in progress.
 	yield   *yielding
@@ -208,7 +214,7 @@ func newRule(cfg ruleConfig) *rule {
 		cfg:        cfg,
 		pol:        cfg.Policy.rule(),
 		sessions:   map[string]sessionInfo{},
-		steps:      map[callID]bool{},
+		steps:      map[callID]time.Time{},
 		pending:    map[string]PendingRequest{},
 		ops:        map[opID]effREST{},
 		retryAt:    map[restKind]time.Time{},
@@ -236,9 +242,13 @@ func (r *rule) step(now time.Time, in input) []effect {
 	case inConnEnded:
 		r.onConnEnded(in.Reason)
 	case inBegin:
-		r.onBegin(in.Call)
+		r.onBegin(in.Call, in.Sent)
+	case inStepSent:
+		if _, ok := r.steps[in.Call]; ok {
+			r.steps[in.Call] = time.Time{}
+		}
 	case inStepEnd:
-		if r.steps[in.Call] {
+		if _, ok := r.steps[in.Call]; ok {
 			delete(r.steps, in.Call)
 			r.lastActive = now
 		}
@@ -458,13 +468,16 @@ func (r *rule) onConnEnded(reason string) {
 
 // --- Automation and the operator -----------------------------------------
 
-func (r *rule) onBegin(call callID) {
+func (r *rule) onBegin(call callID, sent bool) {
 	switch {
 	case r.closing || r.ended:
 		r.reply(call, ErrClosed)
 	case r.gate() == GateOpen:
 		r.want = true
-		r.steps[call] = true
+		r.steps[call] = time.Time{}
+		if !sent {
+			r.steps[call] = r.now
+		}
 		r.lastActive = r.now
 		r.reply(call, nil)
 	default:
@@ -798,6 +811,9 @@ func (r *rule) progressYield() {
 	if r.opInFlight(opRelease) || r.opInFlight(opRequest) || r.opInFlight(opTake) || r.expect != nil {
 		return // one move of control at a time
 	}
+	if r.unsentSteps() {
+		return // what passed the gate reaches Chromium first
+	}
 	if n := len(r.steps); r.pol.FinishStep && !y.operator && n > 0 {
 		if r.now.Before(y.deadline) {
 			if !y.told {
@@ -898,7 +914,7 @@ func (r *rule) syncHost() {
 	lockBusy := r.lockApplied || r.opInFlight(opLock) || r.opInFlight(opRestore)
 	hosting := st == StateAutomation || (r.closing && !r.connected && r.heldAtDrop)
 	switch {
-	case hosting && !r.wantsHost() && r.yield == nil && !lockBusy && r.may(opRelease):
+	case hosting && !r.wantsHost() && r.yield == nil && !lockBusy && r.may(opRelease) && !r.unsentSteps():
 		r.expect = &expectation{host: "", reason: r.releaseReason, op: r.rest(effREST{Kind: opRelease})}
 	case r.take != nil && r.take.op == 0:
 		r.take.op = r.rest(effREST{Kind: opTake})
@@ -938,6 +954,30 @@ func (r *rule) syncHost() {
 		}
 		r.rest(effREST{Kind: opRequest})
 	}
+}
+
+// unsentSteps: a step passed the gate but its command has not reached
+// Chromium yet. Control is not handed over until it has (or sentGrace
+// passed: a proxy that never says so must not block the hand-over).
+func (r *rule) unsentSteps() bool {
+	var oldest time.Time
+	for _, at := range r.steps {
+		if !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
+			oldest = at
+		}
+	}
+	if oldest.IsZero() {
+		return false
+	}
+	if at := oldest.Add(sentGrace); r.now.Before(at) {
+		r.wakeBy(at)
+		return true
+	}
+	r.fail(fmt.Sprintf("a command passed the gate %s ago and never reached Chromium; handing control over anyway", sentGrace))
+	for id := range r.steps {
+		r.steps[id] = time.Time{}
+	}
+	return false
 }
 
 // reclaimAllowed: after a person's turn, automation waits ReclaimAfter of

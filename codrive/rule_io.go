@@ -84,13 +84,19 @@ type (
 type (
 	// inBegin asks to start an automation step. The reply is ok only while
 	// the gate is open; the step is then in flight until inStepEnd{Call}.
-	inBegin   struct{ Call callID }
-	inStepEnd struct{ Call callID }
-	inAcquire struct{ Call callID }
-	inRelease struct{ Call callID }
-	inPause   struct{ Call callID }
-	inResume  struct{}
-	inHandoff struct {
+	// Sent: the step acts as it goes (the Go API's Begin and Do); else it
+	// is one command, sent to Chromium when inStepSent{Call} comes.
+	inBegin struct {
+		Call callID
+		Sent bool
+	}
+	inStepSent struct{ Call callID }
+	inStepEnd  struct{ Call callID }
+	inAcquire  struct{ Call callID }
+	inRelease  struct{ Call callID }
+	inPause    struct{ Call callID }
+	inResume   struct{}
+	inHandoff  struct {
 		Call   callID
 		Reason string
 	}
@@ -135,6 +141,7 @@ func (inSession) isInput()   {}
 func (inConnLost) isInput()  {}
 func (inConnEnded) isInput() {}
 func (inBegin) isInput()     {}
+func (inStepSent) isInput()  {}
 func (inStepEnd) isInput()   {}
 func (inAcquire) isInput()   {}
 func (inRelease) isInput()   {}

@@ -111,7 +111,8 @@ type sim struct {
 	// codrive's callers.
 	nextCall    callID
 	calls       map[callID]string
-	steps       map[callID]bool
+	steps       map[callID]bool      // in flight; true once sent to Chromium
+	unsent      map[callID]time.Time // begun, not yet sent (proxied commands)
 	wakeAt      time.Time
 	shutdown    *effShutdown
 	takeAllowed int // operator Take calls, Acquires with takeover, outstanding
@@ -123,6 +124,8 @@ type sim struct {
 	// Handoffs outstanding, and whether codrive has been told of a person
 	// hosting since each began (its promise: ok only after a person's turn).
 	handoffs map[callID]bool
+
+	pendingSent map[callID]bool // begin calls in flight: acting at once?
 }
 
 func newSim(seed uint64, verbose bool) *sim {
@@ -173,10 +176,11 @@ func (w *sim) boot() {
 	w.r = newRule(w.cfg)
 	w.linkUp, w.queue, w.queuedAt, w.known, w.knownConn = true, nil, nil, "", false
 	w.shutdown = nil
-	w.calls, w.steps = map[callID]string{}, map[callID]bool{}
+	w.calls, w.steps, w.unsent = map[callID]string{}, map[callID]bool{}, map[callID]time.Time{}
 	w.wakeAt = time.Time{}
 	w.takeAllowed = 0
 	w.handoffs = map[callID]bool{}
+	w.pendingSent = map[callID]bool{}
 	w.deliver(w.initInput(false, "connected"))
 }
 
@@ -209,6 +213,9 @@ func (w *sim) next() {
 func (w *sim) setHost(actor, host string, byCodrive bool) {
 	w.logf("  neko: host %q → %q by %s (codrive's own move: %v)", w.host, host, actor, byCodrive)
 	w.host, w.byCodeOf = host, byCodrive
+	if byCodrive && len(w.unsent) > 0 {
+		panic(fmt.Sprintf("I1: codrive handed control to %q with %d command(s) that passed its gate not yet sent", host, len(w.unsent)))
+	}
 	w.tell(inHost{Actor: actor, Host: host})
 }
 
@@ -371,9 +378,14 @@ func (w *sim) onReply(e effReply) {
 	switch kind {
 	case "begin":
 		if e.Err == nil {
-			w.checkI1()
 			w.steps[e.Call] = true
+			if w.pendingSent[e.Call] {
+				w.checkI1() // the Go API's step acts at once
+			} else {
+				w.unsent[e.Call] = w.now // a proxied command, written later
+			}
 		}
+		delete(w.pendingSent, e.Call)
 	case "take", "acquire":
 		if kind == "take" || w.cfg.Takeover {
 			w.takeAllowed--
@@ -450,6 +462,27 @@ func (w *sim) checkStateCount(in input, n int) {
 	}
 }
 
+// begin asks for a step: sent, a Go API step acting at once; else a
+// proxied command that reaches Chromium later (sent).
+func (w *sim) begin(sent bool) {
+	w.pendingSent[w.nextCall+1] = sent
+	w.call("begin", func(id callID) input { return inBegin{Call: id, Sent: sent} })
+}
+
+// sent: a proxied command that passed the gate reaches Chromium.
+func (w *sim) sent(id callID) {
+	delete(w.unsent, id)
+	w.deliver(inStepSent{Call: id})
+}
+
+func (w *sim) end(id callID) {
+	if _, ok := w.unsent[id]; ok {
+		w.sent(id)
+	}
+	delete(w.steps, id)
+	w.deliver(inStepEnd{Call: id})
+}
+
 func (w *sim) call(kind string, mk func(callID) input) {
 	w.nextCall++
 	w.calls[w.nextCall] = kind
@@ -521,11 +554,15 @@ func (w *sim) randomAction() {
 		w.baseline.LockedControls = false
 		w.setSettings("adm", lockSettings{ImplicitHosting: w.settings.ImplicitHosting}, nil, false)
 	case n < 70:
-		w.call("begin", func(id callID) input { return inBegin{Call: id} })
+		w.begin(w.rng.IntN(2) == 0)
+	case n < 72:
+		for id := range w.unsent {
+			w.sent(id)
+			break
+		}
 	case n < 76:
 		for id := range w.steps {
-			delete(w.steps, id)
-			w.deliver(inStepEnd{Call: id})
+			w.end(id)
 			break
 		}
 	case n < 85:
@@ -612,6 +649,12 @@ func (w *sim) advance(d time.Duration) {
 	// older than a second is delivered before time moves on.
 	for len(w.queue) > 0 && w.now.Add(d).Sub(w.queuedAt[0]) > time.Second {
 		w.next()
+	}
+	// A proxy writes a command that passed the gate within milliseconds.
+	for id, at := range w.unsent {
+		if w.now.Add(d).Sub(at) > sentGrace/2 {
+			w.sent(id)
+		}
 	}
 	w.now = w.now.Add(d)
 	// neko's delayed disconnect: a socket dropped without a close frame
@@ -750,8 +793,7 @@ func (w *sim) checkLiveness() {
 	// Automation's steps finish; people let go (again, if a give or a
 	// yield was still on its way).
 	for id := range w.steps {
-		delete(w.steps, id)
-		w.deliver(inStepEnd{Call: id})
+		w.end(id)
 	}
 	for range 5 {
 		for _, p := range []string{"p1", "p2", "adm"} {
@@ -773,7 +815,7 @@ func (w *sim) checkLiveness() {
 	ok, last := false, Status{}
 	w.fair(func() bool {
 		if s := w.r.status(); !ok && !sameStatus(s, last) {
-			w.call("begin", func(id callID) input { return inBegin{Call: id} })
+			w.begin(true)
 			ok, last = w.steps[w.nextCall], w.r.status()
 		}
 		return ok

@@ -109,7 +109,7 @@ func (rr *ruleRun) reply(call callID) (error, bool) {
 
 func (rr *ruleRun) begin(call callID) error {
 	rr.t.Helper()
-	rr.in(inBegin{Call: call})
+	rr.in(inBegin{Call: call, Sent: true})
 	err, ok := rr.reply(call)
 	if !ok {
 		rr.t.Fatalf("Begin was not answered")

@@ -138,7 +138,12 @@ const aloneEnv = "CODRIVE_BENCH_CDPPROXY_TO"
 // openGate is a cdpproxy.Controller whose gate is always open.
 type openGate struct{}
 
-func (openGate) Begin(context.Context) (func(), error) { return func() {}, nil }
+func (openGate) Begin(context.Context) (cdpproxy.Step, error) { return openStep{}, nil }
+
+type openStep struct{}
+
+func (openStep) Sent() {}
+func (openStep) Done() {}
 func (openGate) Status() cdpproxy.Status {
 	return cdpproxy.Status{State: cdpproxy.StateAutomation, Gate: "open"}
 }

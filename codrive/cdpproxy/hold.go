@@ -70,11 +70,16 @@ func (h *header) refusable() bool {
 }
 
 // send forwards a command that may run now, with an id of the proxy's;
-// done is an acting command's step, ended by Chromium's answer.
-func (r *relay) send(pl *payload, h *header, done func()) {
-	pid := r.ids.add(sent{client: h.id, session: h.session, done: done})
+// step is an acting command's, Sent once written and Done by Chromium's
+// answer.
+func (r *relay) send(pl *payload, h *header, step Step) {
+	pid := r.ids.add(sent{client: h.id, session: h.session, done: stepDone(step)})
 	r.p.nPassed.Add(1)
-	if err := r.writeUpstream(pl, h, pid, true); err != nil {
+	err := r.writeUpstream(pl, h, pid, true)
+	if step != nil {
+		step.Sent()
+	}
+	if err != nil {
 		// The connection is ending; its end settles the rest.
 		if e, ok := r.ids.take(pid); ok {
 			end([]sent{e})
@@ -98,8 +103,8 @@ func (r *relay) act(h *header, pl payload, evaluation bool) {
 	// open gate without waiting; a closed one sends the command to the
 	// queue, whose drain waits in Begin.
 	if !r.busy() {
-		if done, err := r.ctrl.Begin(r.p.ended); err == nil {
-			r.send(&pl, h, done)
+		if step, err := r.ctrl.Begin(r.p.ended); err == nil {
+			r.send(&pl, h, step)
 			return
 		}
 	}
@@ -172,17 +177,17 @@ func (r *relay) process(h *heldCmd) bool {
 		case <-ctx.Done():
 		}
 	}
-	done, err := r.ctrl.Begin(ctx)
+	step, err := r.ctrl.Begin(ctx)
 	if r.ctx.Err() != nil {
 		if err == nil {
-			done()
+			step.Done()
 		}
 		r.settle(h)
 		return true // the connection is ending: nobody to answer
 	}
 	if !r.settle(h) {
 		if err == nil {
-			done()
+			step.Done()
 		}
 		return true // a late speculation answered it
 	}
@@ -196,7 +201,7 @@ func (r *relay) process(h *heldCmd) bool {
 		r.p.mem.released(h.pl.size())
 		return false
 	}
-	r.send(&h.pl, &h.h, done)
+	r.send(&h.pl, &h.h, step)
 	r.p.mem.released(h.pl.size())
 	return true
 }
@@ -264,4 +269,12 @@ func fmtHeld(d time.Duration) string {
 		return d.Round(time.Second).String()
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// stepDone is the func that ends step, nil without one.
+func stepDone(step Step) func() {
+	if step == nil {
+		return nil
+	}
+	return step.Done
 }

@@ -114,7 +114,7 @@ func (p *Proxy) serveActingJSON(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), p.opts.HoldTimeout)
 		defer cancel()
 		start := time.Now()
-		done, err := p.ctrl.Begin(ctx)
+		step, err := p.ctrl.Begin(ctx)
 		if err != nil {
 			if r.Context().Err() != nil {
 				return
@@ -122,7 +122,7 @@ func (p *Proxy) serveActingJSON(w http.ResponseWriter, r *http.Request) {
 			httpError(w, http.StatusGatewayTimeout, holdMessage(p.ctrl.Status(), r.URL.Path, time.Since(start), err, ""))
 			return
 		}
-		defer done() // Chromium has answered once fetchUpstream returns
+		defer step.Done() // Chromium has answered once fetchUpstream returns
 	}
 	target := r.URL.Path
 	if raw := p.stripToken(r.URL.RawQuery); raw != "" {

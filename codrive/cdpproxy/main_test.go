@@ -88,6 +88,7 @@ type testGate struct {
 	subs   map[chan Status]struct{}
 	waits  chan string  // one entry per Begin that had to block
 	begun  atomic.Int64 // Begin calls that let a command through
+	sent   atomic.Int64 // of those, written to Chromium
 	ended  atomic.Int64 // their done calls
 
 	handoffs chan string // reasons of Handoff calls, as they start
@@ -141,7 +142,7 @@ func (g *testGate) setLocked(st Status) {
 
 // Begin checks the gate before ctx, like the arbiter: an ended ctx still
 // passes an open gate.
-func (g *testGate) Begin(ctx context.Context) (func(), error) {
+func (g *testGate) Begin(ctx context.Context) (Step, error) {
 	g.mu.Lock()
 	opened := g.opened
 	blocked := g.status.State != StateAutomation
@@ -161,8 +162,19 @@ func (g *testGate) Begin(ctx context.Context) (func(), error) {
 		}
 	}
 	g.begun.Add(1)
-	var once sync.Once
-	return func() { once.Do(func() { g.ended.Add(1) }) }, nil
+	return &gateStep{g: g}, nil
+}
+
+// gateStep counts a command's Sent and Done, each once.
+type gateStep struct {
+	g          *testGate
+	sent, done sync.Once
+}
+
+func (s *gateStep) Sent() { s.sent.Do(func() { s.g.sent.Add(1) }) }
+func (s *gateStep) Done() {
+	s.Sent()
+	s.done.Do(func() { s.g.ended.Add(1) })
 }
 
 func (g *testGate) Status() Status {

@@ -67,18 +67,16 @@ import (
 // package codrive).
 type Controller interface {
 	// Begin blocks until automation may act (asking for control first if
-	// nobody hosts), then counts one acting command in flight until done is
-	// called exactly once (the proxy calls it when Chromium answered the
-	// command, or the connection ended). It returns ctx's error when ctx
-	// ends. It must be cheap when the gate is open: the proxy calls it for
-	// every acting command.
+	// nobody hosts), then counts one acting command in flight as a Step. It
+	// returns ctx's error when ctx ends. It must be cheap when the gate is
+	// open: the proxy calls it for every acting command.
 	//
 	// The proxy first calls it with a ctx that has already ended, to pass
 	// an open gate without leaving the connection's reading goroutine; an
 	// implementation that checks its gate before ctx answers that at once
 	// (otherwise every acting command takes the slower queued path, which is
 	// still correct).
-	Begin(ctx context.Context) (done func(), err error)
+	Begin(ctx context.Context) (Step, error)
 	// Status is the current arbitration state.
 	Status() Status
 	// Subscribe delivers every Status change until cancel is called.
@@ -86,6 +84,16 @@ type Controller interface {
 	// Handoff yields control to a person with a reason and returns when they
 	// release (or ctx ends).
 	Handoff(ctx context.Context, reason string) error
+}
+
+// Step is an acting command that passed the gate. The proxy calls Sent once
+// the command is written to Chromium, and Done once Chromium answered it or
+// the connection ended; each once. An arbiter hands control to a person only
+// after every command that passed its gate is Sent, and finish-step after it
+// is Done.
+type Step interface {
+	Sent()
+	Done()
 }
 
 // Arbitration states a Status reports.

@@ -419,8 +419,8 @@ func TestHeldInOrder(t *testing.T) {
 	}
 	// A step ends when the proxy reads Chromium's answer, before the client
 	// gets it: with every answer in, none is in flight.
-	if b, e := g.begun.Load(), g.ended.Load(); b != e {
-		t.Errorf("%d commands passed Begin, %d done", b, e)
+	if b, snt, e := g.begun.Load(), g.sent.Load(), g.ended.Load(); b != e || b != snt {
+		t.Errorf("%d commands passed Begin, %d sent, %d done", b, snt, e)
 	}
 }
 

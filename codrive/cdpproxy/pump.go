@@ -151,8 +151,8 @@ func (r *relay) pumpClient() {
 func (r *relay) fromClientLarge(head []byte, rd io.Reader) bool {
 	r.sc.reset()
 	r.sc.feed(head)
-	if mapped, done, ok := r.streamable(); ok {
-		return r.streamToChromium(head, rd, mapped, done)
+	if mapped, step, ok := r.streamable(); ok {
+		return r.streamToChromium(head, rd, mapped, step)
 	}
 	pl := payload{head: head}
 	total := int64(len(head))
@@ -186,7 +186,7 @@ func (r *relay) fromClientLarge(head []byte, rd io.Reader) bool {
 // streamable decides, from the head alone, whether a large message can go
 // to Chromium as it arrives: mapped tells whether its id is mapped, done
 // is an acting command's step.
-func (r *relay) streamable() (mapped bool, done func(), ok bool) {
+func (r *relay) streamable() (mapped bool, step Step, ok bool) {
 	h := &r.sc.h
 	switch {
 	case r.sc.state == stError:
@@ -208,8 +208,8 @@ func (r *relay) streamable() (mapped bool, done func(), ok bool) {
 		return true, nil, true
 	case Acting:
 		if !r.busy() {
-			if done, err := r.ctrl.Begin(r.p.ended); err == nil {
-				return true, done, true
+			if step, err := r.ctrl.Begin(r.p.ended); err == nil {
+				return true, step, true
 			}
 		}
 	}
@@ -218,20 +218,23 @@ func (r *relay) streamable() (mapped bool, done func(), ok bool) {
 
 // streamToChromium sends a large message on as it arrives, still scanning
 // it: an answer Chromium will not give must not be waited for.
-func (r *relay) streamToChromium(head []byte, rd io.Reader, mapped bool, done func()) bool {
+func (r *relay) streamToChromium(head []byte, rd io.Reader, mapped bool, step Step) bool {
 	h := &r.sc.h
 	var pid int32
 	var num [11]byte
 	var repl []byte
 	cut0, cut1 := 0, 0
 	if mapped {
-		pid = r.ids.add(sent{client: h.id, session: h.session, done: done})
+		pid = r.ids.add(sent{client: h.id, session: h.session, done: stepDone(step)})
 		repl = formatID(num[:0], pid)
 		cut0, cut1 = int(h.idStart), int(h.idEnd)
 	}
 	r.p.nPassed.Add(1)
 	src := &scanReader{r: rd, sc: &r.sc, left: r.p.opts.MaxMessage - int64(len(head))}
 	err := r.streamUpstream(head, cut0, cut1, repl, src)
+	if step != nil {
+		step.Sent()
+	}
 	switch {
 	case src.tooBig:
 		r.refuse(websocket.CloseMessageTooBig, fmt.Sprintf("codrive: message larger than --max-message (%s); part of it went to Chromium", sizeText(r.p.opts.MaxMessage)))
