@@ -534,6 +534,10 @@ type SettingsPatch struct {
 	InactiveCursors   *bool `json:"inactive_cursors,omitempty"`
 	MercifulReconnect *bool `json:"merciful_reconnect,omitempty"`
 	HeartbeatInterval *int  `json:"heartbeat_interval,omitempty"`
+	// Plugins merges its keys into the room's plugin settings; a key with a
+	// nil value is stored as null (neko keeps the key). Nil or empty sends
+	// nothing. See Settings.Plugins.
+	Plugins map[string]any `json:"plugins,omitempty"`
 }
 
 // UpdateSettings merges p into the room settings (admin only). neko

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -259,6 +260,10 @@ func TestCookieMode(t *testing.T) {
 	}
 	if cookie == nil || cookie.Value == "" || !cookie.HttpOnly {
 		t.Fatalf("no usable %s cookie in %v", neko.CookieName, res.header)
+	}
+	// neko's defaults: session.cookie.secure (hence SameSite=None) and http_only.
+	if !cookie.Secure || cookie.SameSite != http.SameSiteNoneMode {
+		t.Fatalf("cookie attributes: want Secure; SameSite=None, got %q", res.header.Get("Set-Cookie"))
 	}
 	withCookie := func(value string) func(*http.Request) {
 		return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: neko.CookieName, Value: value}) }
@@ -642,7 +647,7 @@ func TestSettingsPartialMerge(t *testing.T) {
 }
 
 func settingsEqual(a, b neko.Settings) bool {
-	return bytes.Equal(a.Plugins, b.Plugins) &&
+	return reflect.DeepEqual(a.Plugins, b.Plugins) &&
 		a.PrivateMode == b.PrivateMode && a.LockedLogins == b.LockedLogins &&
 		a.LockedControls == b.LockedControls && a.ControlProtection == b.ControlProtection &&
 		a.ImplicitHosting == b.ImplicitHosting && a.InactiveCursors == b.InactiveCursors &&
