@@ -229,3 +229,37 @@ func TestDiffCookieModeStatus(t *testing.T) {
 		noHostLeft(t, srv)
 	})
 }
+
+// 5'. The bare v3.1.5 binary, without the image's config, has implicit
+// hosting and cookie login on; codrive works with that as it is.
+func TestDiffBinaryDefaults(t *testing.T) {
+	nekoserver.Each(t, nekoserver.Options{BinaryDefaults: true}, func(t *testing.T, srv nekoserver.Server) {
+		st, err := srv.Settings(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.ImplicitHosting {
+			t.Fatalf("implicit_hosting off with the binary's defaults: %+v", st)
+		}
+		if lr := rawLogin(t, srv, "alice", nekoserver.UserPassword); lr.token != "" || lr.cookie == nil {
+			t.Fatalf("login with the binary's defaults: token %v, cookie %v", lr.token != "", lr.cookie != nil)
+		}
+		c := chromium(t, "")
+		a := startAttach(t, srv, c.URL, "--acquire", "--reclaim-after", "100ms")
+		bot := a.automation()
+		alice := newPerson(t, srv, "alice")
+		// Implicit hosting: a move takes control, without asking.
+		if err := alice.conn.Send(neko.EventControlMove, neko.ControlPos{X: 1, Y: 1}); err != nil {
+			t.Fatal(err)
+		}
+		alice.awaitHost(alice.id())
+		if err := alice.conn.ReleaseControl(); err != nil {
+			t.Fatal(err)
+		}
+		alice.awaitHost(bot)
+		if code := a.signal(syscall.SIGTERM); code != 0 {
+			t.Fatalf("attach exit %d", code)
+		}
+		noHostLeft(t, srv)
+	})
+}

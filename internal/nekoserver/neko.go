@@ -187,11 +187,9 @@ func (n *Neko) env() []string {
 		"NEKO_SESSION_LOCKED_LOGINS=" + b(st.LockedLogins),
 		"NEKO_SESSION_LOCKED_CONTROLS=" + b(st.LockedControls),
 		"NEKO_SESSION_CONTROL_PROTECTION=" + b(st.ControlProtection),
-		"NEKO_SESSION_IMPLICIT_HOSTING=" + b(st.ImplicitHosting),
 		"NEKO_SESSION_INACTIVE_CURSORS=" + b(st.InactiveCursors),
 		"NEKO_SESSION_MERCIFUL_RECONNECT=" + b(st.MercifulReconnect),
 		"NEKO_SESSION_HEARTBEAT_INTERVAL=" + strconv.Itoa(st.HeartbeatInterval),
-		"NEKO_SESSION_COOKIE_ENABLED=" + b(n.opts.Cookies),
 		"NEKO_DESKTOP_SCREEN=" + fmt.Sprintf("%dx%d@30", screenW, screenH),
 		// The image's xf86 input driver does not exist here; XTEST is used.
 		"NEKO_DESKTOP_INPUT_ENABLED=false",
@@ -201,6 +199,12 @@ func (n *Neko) env() []string {
 		"NEKO_WEBRTC_NAT1TO1=127.0.0.1",
 		// Nothing binds it until a WebRTC peer connects (none does here).
 		fmt.Sprintf("NEKO_WEBRTC_EPR=%d-%d", n.udpPort, n.udpPort),
+	}
+	if !n.opts.BinaryDefaults {
+		// The image's /etc/neko/neko.yaml sets both (image-config.yml).
+		env = append(env,
+			"NEKO_SESSION_IMPLICIT_HOSTING="+b(st.ImplicitHosting),
+			"NEKO_SESSION_COOKIE_ENABLED="+b(n.opts.Cookies))
 	}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "NEKO_") && !strings.HasPrefix(kv, "DISPLAY=") && !strings.HasPrefix(kv, "HOME=") {

@@ -81,6 +81,11 @@ type Options struct {
 	// Cookies is session.cookie.enabled (with neko's default Secure,
 	// HttpOnly, SameSite=None cookie).
 	Cookies bool
+	// BinaryDefaults starts the server as the bare v3.1.5 binary, without
+	// the image's config: session.implicit_hosting and session.cookie.enabled
+	// take their flag defaults, both true (server/internal/config/session.go).
+	// Settings.ImplicitHosting and Cookies are then ignored.
+	BinaryDefaults bool
 }
 
 // Server is a neko server a test can start, stop, restart, pause and change

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
 
@@ -22,11 +23,20 @@ var _ Server = (*Nekotest)(nil)
 // configure real neko.
 func StartNekotest(opts Options) (*Nekotest, error) {
 	log := newLogBuffer()
+	settings, cookies := opts.Settings, opts.Cookies
+	if opts.BinaryDefaults {
+		st := neko.DefaultSettings()
+		if settings != nil {
+			st = settings.Clone()
+		}
+		st.ImplicitHosting, cookies = true, true
+		settings = &st
+	}
 	srv, err := nekotest.Start(nekotest.Options{
 		UserPassword:  UserPassword,
 		AdminPassword: AdminPassword,
-		Settings:      opts.Settings,
-		CookieEnabled: opts.Cookies,
+		Settings:      settings,
+		CookieEnabled: cookies,
 		Logger:        slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
