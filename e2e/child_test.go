@@ -50,13 +50,11 @@ func clickWhileHeld(s *cdpSession) error {
 	if first.ID != read {
 		return fmt.Errorf("the click was answered before the read (reply %d first): it was not held", first.ID)
 	}
-	var n struct {
-		Result struct{ Value int }
-	}
-	if err := json.Unmarshal(first.Result, &n); err != nil {
+	var n int
+	if err := evalValue(first.Result, &n); err != nil {
 		return err
 	}
-	fmt.Printf("held clicks=%d\n", n.Result.Value)
+	fmt.Printf("held clicks=%d\n", n)
 	for _, id := range []int{press, release} {
 		r, err := s.next()
 		if err != nil {
@@ -66,18 +64,32 @@ func clickWhileHeld(s *cdpSession) error {
 			return fmt.Errorf("reply %d, want %d", r.ID, id)
 		}
 	}
-	res, err := s.call("Runtime.evaluate", map[string]any{"expression": "JSON.stringify(window.clicks)", "returnByValue": true})
-	if err != nil {
+	var clicks string
+	if err := s.eval("JSON.stringify(window.clicks)", &clicks); err != nil {
 		return err
 	}
-	var clicks struct {
-		Result struct{ Value string }
-	}
-	if err := json.Unmarshal(res, &clicks); err != nil {
-		return err
-	}
-	fmt.Printf("clicks %s\n", clicks.Result.Value)
+	fmt.Printf("clicks %s\n", clicks)
 	return nil
+}
+
+// waitLoaded returns once the page shows a data: URL and has loaded,
+// driven by Page.loadEventFired, not by polling.
+func waitLoaded(s *cdpSession) error {
+	if _, err := s.call("Page.enable", map[string]any{}); err != nil {
+		return err
+	}
+	for {
+		var done bool
+		if err := s.eval(`document.readyState === "complete" && location.href.startsWith("data:")`, &done); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if err := s.waitEvent("Page.loadEventFired"); err != nil {
+			return err
+		}
+	}
 }
 
 // paint navigates the page (an acting command: codrive takes control for
@@ -197,6 +209,53 @@ func (s *cdpSession) call(method string, params any) (json.RawMessage, error) {
 		}
 		if r.ID == id {
 			return r.Result, nil
+		}
+	}
+}
+
+// eval runs a side-effect-free expression and decodes its value; a
+// JavaScript exception is an error.
+func (s *cdpSession) eval(expr string, out any) error {
+	res, err := s.call("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true, "throwOnSideEffect": true})
+	if err != nil {
+		return err
+	}
+	return evalValue(res, out)
+}
+
+func evalValue(res json.RawMessage, out any) error {
+	var r struct {
+		Result struct {
+			Value json.RawMessage `json:"value"`
+		} `json:"result"`
+		ExceptionDetails *struct {
+			Text      string `json:"text"`
+			Exception struct {
+				Description string `json:"description"`
+			} `json:"exception"`
+		} `json:"exceptionDetails"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil {
+		return err
+	}
+	if e := r.ExceptionDetails; e != nil {
+		return fmt.Errorf("page script threw: %s %s", e.Text, e.Exception.Description)
+	}
+	if len(r.Result.Value) == 0 {
+		return fmt.Errorf("evaluation returned no value: %s", res)
+	}
+	return json.Unmarshal(r.Result.Value, out)
+}
+
+// waitEvent reads until an event named method arrives.
+func (s *cdpSession) waitEvent(method string) error {
+	for {
+		var r cdpReply
+		if err := s.ws.ReadJSON(&r); err != nil {
+			return err
+		}
+		if r.ID == 0 && r.Method == method {
+			return nil
 		}
 	}
 }

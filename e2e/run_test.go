@@ -29,6 +29,17 @@ const buttonPage = `data:text/html,<script>window.clicks=[]</script>` +
 func TestRunHoldsClickWhilePersonHosts(t *testing.T) {
 	nekoserver.Each(t, nekoserver.Options{}, func(t *testing.T, srv nekoserver.Server) {
 		c := chromium(t, buttonPage)
+		// The script must find the button page, not the blank tab it
+		// replaces: wait for it over a direct CDP connection.
+		direct, err := dialCDP(c.WebSocketURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = waitLoaded(direct)
+		direct.close()
+		if err != nil {
+			t.Fatalf("the button page never loaded: %v", err)
+		}
 		alice := newPerson(t, srv, "alice")
 		if res, err := alice.client.RequestControl(ctxT(t)); err != nil || res != neko.ControlGranted {
 			t.Fatalf("alice request: %v %v", res, err)
