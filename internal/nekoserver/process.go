@@ -35,8 +35,8 @@ func startProcess(cmd *exec.Cmd, log io.Writer) (*process, error) {
 	return p, nil
 }
 
-// kill sends SIGKILL (and SIGCONT, for a paused process) and waits for the
-// exit.
+// kill sends SIGKILL, which ends a stopped (paused) process too, and waits
+// for the exit.
 func (p *process) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
