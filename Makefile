@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 # Flags for the side-by-side run of the real binaries (go run ./bench/proxy -h).
 PROXYBENCH ?=
 
-.PHONY: build test bench lint setup driver demo
+.PHONY: build test test-nekotest test-neko bench lint setup driver neko demo
 
 ## demo: set up, then show codrive on this machine alone (README: make demo)
 demo: setup
@@ -22,6 +22,12 @@ build:
 ## test: the whole suite, against real Chromium (README: make test)
 test:
 	$(GO) test -race -count=1 -timeout 9m ./...
+
+## test-nekotest, test-neko: only the end-to-end scenarios (e2e/), on one server
+test-nekotest:
+	CODRIVE_NEKO_SERVERS=nekotest $(GO) test -race -count=1 -timeout 9m ./e2e ./internal/nekoserver
+test-neko: neko
+	CODRIVE_NEKO_SERVERS=neko $(GO) test -race -count=1 -timeout 9m ./e2e ./internal/nekoserver
 
 ## bench: every benchmark once, time-boxed; then the real codrive attach --listen
 ## against a direct connection, a byte relay and cdpproxy alone (bench/proxy)
@@ -38,6 +44,10 @@ lint:
 ## setup: Debian chromium (+ tmux, docker-compose) and the Playwright driver
 setup:
 	bash scripts/setup.sh
+
+## neko: build the real neko v3.1.5 server into .cache/neko (README: Tests)
+neko:
+	bash scripts/build-neko.sh
 
 ## driver: only the Playwright driver for playwright-go (into .cache/)
 driver:

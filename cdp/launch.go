@@ -33,6 +33,10 @@ type LaunchOptions struct {
 	Port int
 	// URL is the page the first tab opens; default about:blank.
 	URL string
+	// Display, an X display such as ":3", runs Chromium headful on it (as
+	// neko's image does: --display, window at 0,0) instead of headless, so
+	// that the page is a real window what captures the display sees.
+	Display string
 }
 
 // Browser is a headless Chromium that Launch started, with its debugging
@@ -87,8 +91,13 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Browser, error) {
 	if page == "" {
 		page = "about:blank"
 	}
-	args := []string{
-		"--headless",
+	var args []string
+	if opts.Display == "" {
+		args = append(args, "--headless")
+	} else {
+		args = append(args, "--display="+opts.Display, "--window-position=0,0")
+	}
+	args = append(args,
 		"--no-sandbox",
 		"--disable-gpu",
 		"--disable-dev-shm-usage",
@@ -102,13 +111,17 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Browser, error) {
 		// Port 0: Chromium picks a free port and writes it to
 		// DevToolsActivePort in the profile, so no port can be stolen
 		// between choosing it and binding it.
-		"--remote-debugging-port=" + strconv.Itoa(opts.Port),
-		"--user-data-dir=" + dir,
-	}
+		"--remote-debugging-port="+strconv.Itoa(opts.Port),
+		"--user-data-dir="+dir,
+	)
 	args = append(args, opts.ExtraFlags...)
 	args = append(args, page)
 
 	cmd := exec.Command(bin, args...)
+	if opts.Display != "" {
+		// GTK reads the variable, Chromium's X11 code the flag.
+		cmd.Env = append(os.Environ(), "DISPLAY="+opts.Display)
+	}
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
 	// Own process group, so Close can take Chromium's helpers down with it.

@@ -48,7 +48,7 @@ func (c *controller) close() {
 }
 
 func (c *controller) Begin(ctx context.Context) (cdpproxy.Step, error) { return c.a.begin(ctx, false) }
-func (c *controller) Status() cdpproxy.Status                   { return proxyStatus(c.a.Status()) }
+func (c *controller) Status() cdpproxy.Status                          { return proxyStatus(c.a.Status()) }
 func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
 	return c.hub.Subscribe()
 }

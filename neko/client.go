@@ -534,8 +534,9 @@ type SettingsPatch struct {
 	InactiveCursors   *bool `json:"inactive_cursors,omitempty"`
 	MercifulReconnect *bool `json:"merciful_reconnect,omitempty"`
 	HeartbeatInterval *int  `json:"heartbeat_interval,omitempty"`
-	// Plugins merges into the plugin settings: neko unmarshals it over the
-	// current map, so keys not named stay, and a nil value stays as null.
+	// Plugins merges its keys into the room's plugin settings; a key with a
+	// nil value is stored as null (neko keeps the key). Nil or empty sends
+	// nothing. See Settings.Plugins.
 	Plugins map[string]any `json:"plugins,omitempty"`
 }
 

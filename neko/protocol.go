@@ -73,43 +73,88 @@ type Message struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
-// Settings are the room settings (server/pkg/types/session.go). Plugins
-// holds plugin settings as "plugin.setting" keys (pkg/types/plugins.go);
-// neko sends null when none is set. codrive keeps its lock record there
-// (codrive.LeaseKey).
+// Settings are the room settings (server/pkg/types/session.go).
 type Settings struct {
-	PrivateMode       bool           `json:"private_mode"`
-	LockedLogins      bool           `json:"locked_logins"`
-	LockedControls    bool           `json:"locked_controls"`
-	ControlProtection bool           `json:"control_protection"`
-	ImplicitHosting   bool           `json:"implicit_hosting"`
-	InactiveCursors   bool           `json:"inactive_cursors"`
-	MercifulReconnect bool           `json:"merciful_reconnect"`
-	HeartbeatInterval int            `json:"heartbeat_interval"`
-	Plugins           map[string]any `json:"plugins"`
+	PrivateMode       bool `json:"private_mode"`
+	LockedLogins      bool `json:"locked_logins"`
+	LockedControls    bool `json:"locked_controls"`
+	ControlProtection bool `json:"control_protection"`
+	ImplicitHosting   bool `json:"implicit_hosting"`
+	InactiveCursors   bool `json:"inactive_cursors"`
+	MercifulReconnect bool `json:"merciful_reconnect"`
+	HeartbeatInterval int  `json:"heartbeat_interval"`
+	// Plugins is neko's PluginSettings, a free map keyed "plugin.setting"
+	// (server/pkg/types/plugins.go); always sent, null until something sets
+	// a key. A settings POST is unmarshalled over the current settings
+	// (server/internal/api/room/settings.go), so a "plugins" object in it
+	// merges its keys into this map, a key set to null stays as a null
+	// entry, {} leaves the map as it is (an empty map, not null, if there
+	// was none), and "plugins": null clears it. Values replace whole: nested
+	// objects are not merged. codrive keeps its lock record here
+	// (codrive.LeaseKey).
+	Plugins map[string]any `json:"plugins"`
 }
 
-// DefaultSettings are the settings of a stock neko v3 deployment
-// (server/internal/config/session.go; implicit_hosting false as the official
-// images configure it).
+// Clone returns a copy that shares no map with s (Plugins is copied deeply),
+// so that neither side sees the other's later changes.
+func (s Settings) Clone() Settings {
+	s.Plugins = clonePlugins(s.Plugins)
+	return s
+}
+
+// clonePlugins deep-copies a plugins map: the values are what encoding/json
+// produces (maps, slices, scalars).
+func clonePlugins(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = cloneJSONValue(v)
+	}
+	return out
+}
+
+func cloneJSONValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return clonePlugins(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = cloneJSONValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// DefaultSettings are the settings of a stock neko v3 deployment: the flag
+// defaults of server/internal/config/session.go, except implicit_hosting,
+// which the v3.1.5 binary defaults to true but the official image's
+// /etc/neko/neko.yaml turns off (shared/third_party/neko/image-config.yml;
+// the flag default is false from the 2026-08-15 commit on). Plugins is nil:
+// neko sends "plugins": null until something sets a key.
 func DefaultSettings() Settings {
 	return Settings{MercifulReconnect: true, HeartbeatInterval: 10}
 }
 
 // MemberProfile is a member's name and permissions (server/pkg/types/member.go).
 type MemberProfile struct {
-	Name                  string          `json:"name"`
-	Avatar                string          `json:"avatar,omitempty"`
-	IsAdmin               bool            `json:"is_admin"`
-	CanLogin              bool            `json:"can_login"`
-	CanConnect            bool            `json:"can_connect"`
-	CanWatch              bool            `json:"can_watch"`
-	CanHost               bool            `json:"can_host"`
-	CanShareMedia         bool            `json:"can_share_media"`
-	CanAccessClipboard    bool            `json:"can_access_clipboard"`
-	SendsInactiveCursor   bool            `json:"sends_inactive_cursor"`
-	CanSeeInactiveCursors bool            `json:"can_see_inactive_cursors"`
-	Plugins               json.RawMessage `json:"plugins,omitempty"`
+	Name                  string `json:"name"`
+	Avatar                string `json:"avatar,omitempty"`
+	IsAdmin               bool   `json:"is_admin"`
+	CanLogin              bool   `json:"can_login"`
+	CanConnect            bool   `json:"can_connect"`
+	CanWatch              bool   `json:"can_watch"`
+	CanHost               bool   `json:"can_host"`
+	CanShareMedia         bool   `json:"can_share_media"`
+	CanAccessClipboard    bool   `json:"can_access_clipboard"`
+	SendsInactiveCursor   bool   `json:"sends_inactive_cursor"`
+	CanSeeInactiveCursors bool   `json:"can_see_inactive_cursors"`
+	// Plugins is the member's PluginSettings (server/pkg/types/member.go);
+	// neko sends null when none are set.
+	Plugins map[string]any `json:"plugins"`
 }
 
 // SessionState is a session's connection state (server/pkg/types/session.go).

@@ -10,6 +10,9 @@
 #   - node and npm must already be there (checked, not installed).
 #   - The Playwright driver for playwright-go, without browsers:
 #     scripts/install-playwright-driver.sh.
+#   - The real neko v3.1.5 server for the real-neko test tier, built from
+#     ../shared/third_party/neko (scripts/build-neko.sh: its Debian packages,
+#     Xvfb, ImageMagick, then go build into .cache/neko).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,4 +37,7 @@ say "node $(node --version), npm $(npm --version 2>/dev/null)"
 
 say "Playwright driver"
 bash "$repo/scripts/install-playwright-driver.sh"
+
+say "real neko (test tier)"
+bash "$repo/scripts/build-neko.sh"
 say "done"

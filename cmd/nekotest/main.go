@@ -3,7 +3,7 @@
 // by hand.
 //
 //	nekotest --addr 127.0.0.1:8080 --user-password neko --admin-password admin \
-//	    [--implicit-hosting] [--locked-controls] [--heartbeat 10s] [--cookie]
+//	    [--implicit-hosting] [--locked-controls] [--heartbeat 10s] [--cookie] [--no-plugins]
 //
 // Once it listens it prints exactly one line to stdout,
 // "nekotest listening on http://HOST:PORT"; logs go to stderr. SIGINT or
@@ -82,6 +82,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.DurationFlag{Name: "delayed-disconnect", Value: 5 * time.Second, Usage: "how long an abnormally closed session stays connected"},
 			&cli.BoolFlag{Name: "cookie", Usage: "put the session token in the NEKO_SESSION cookie instead of the login body"},
 			&cli.BoolFlag{Name: "screencast", Usage: "enable /api/room/screen/cast.jpg"},
+			&cli.BoolFlag{Name: "no-plugins", Usage: "no chat/init, filetransfer/update or chat/message (real neko always has its plugins)"},
 			&cli.StringSliceFlag{Name: "cors", Usage: "allowed Origin for WebSocket and CORS (repeatable; default: any)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "stderr log level: debug, info, warn or error"},
 		},
@@ -138,6 +139,7 @@ func options(c *cli.Context) (nekotest.Options, error) {
 		HeartbeatPeriod:   heartbeat,
 		DelayedDisconnect: delayed,
 		ScreencastEnabled: c.Bool("screencast"),
+		NoPlugins:         c.Bool("no-plugins"),
 		AllowedOrigins:    c.StringSlice("cors"),
 		Logger:            slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})),
 	}, nil

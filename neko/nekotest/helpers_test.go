@@ -27,8 +27,10 @@ const waitTimeout = 5 * time.Second
 
 // quiet are options for tests that do not look at heartbeats: no heartbeat
 // noise, and a short delayed disconnect.
+// quiet is a server whose sockets carry only what a test provokes: no
+// heartbeats within a test's time, no plugin messages after connect.
 func quiet() Options {
-	return Options{HeartbeatPeriod: time.Hour, DelayedDisconnect: 200 * time.Millisecond}
+	return Options{HeartbeatPeriod: time.Hour, DelayedDisconnect: 200 * time.Millisecond, NoPlugins: true}
 }
 
 // startWithSettings starts a quiet server whose initial settings are neko's

@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -287,11 +286,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Info("login", "session_id", out.ID, "admin", out.Profile.IsAdmin)
 	if s.opts.CookieEnabled {
-		// Secure is off so that the cookie works over plain http
+		// neko's defaults: session.cookie.secure and http_only true, and
+		// SameSite=None because the cookie is secure
 		// (internal/session/auth.go CookieSetToken).
 		http.SetCookie(w, &http.Cookie{
-			Name: neko.CookieName, Value: sess.token, HttpOnly: true,
-			Expires: time.Now().Add(24 * time.Hour), SameSite: http.SameSiteDefaultMode,
+			Name: neko.CookieName, Value: sess.token, HttpOnly: true, Secure: true,
+			Expires: time.Now().Add(24 * time.Hour), SameSite: http.SameSiteNoneMode,
 		})
 	} else {
 		out.Token = sess.token
@@ -526,12 +526,17 @@ func (s *Server) settingsSet(w http.ResponseWriter, r *http.Request, sess *sessi
 		return httpError(http.StatusBadRequest, "unable to read request body")
 	}
 	s.mu.Lock()
+	// next shares the plugins map with the current settings, as neko's
+	// UpdateSettingsFunc copies the struct, not the map
+	// (internal/session/manager.go). So "plugins" keys merge into the live
+	// map in place, and a body that fails to parse after its "plugins"
+	// (a bad type further on) still leaves those keys merged, with a 400
+	// and no broadcast: real neko v3.1.5 does exactly that.
 	next := s.settings
 	if err := json.Unmarshal(body, &next); err != nil {
 		s.mu.Unlock()
 		return httpError(http.StatusBadRequest, "unable to parse provided data")
 	}
-	next.Plugins = maps.Clone(next.Plugins)
 	old := s.settings
 	s.settings = next
 	s.updateSettingsLocked(sess, next, old)

@@ -261,6 +261,10 @@ func TestCookieMode(t *testing.T) {
 	if cookie == nil || cookie.Value == "" || !cookie.HttpOnly {
 		t.Fatalf("no usable %s cookie in %v", neko.CookieName, res.header)
 	}
+	// neko's defaults: session.cookie.secure (hence SameSite=None) and http_only.
+	if !cookie.Secure || cookie.SameSite != http.SameSiteNoneMode {
+		t.Fatalf("cookie attributes: want Secure; SameSite=None, got %q", res.header.Get("Set-Cookie"))
+	}
 	withCookie := func(value string) func(*http.Request) {
 		return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: neko.CookieName, Value: value}) }
 	}

@@ -201,3 +201,44 @@ func TestWaitForContextEnds(t *testing.T) {
 		t.Fatal("WaitHost with a cancelled context returned nil")
 	}
 }
+
+// Graceful is neko on SIGINT: system/disconnect "connection shutdown", then a
+// drop; Abrupt (Stop, Restart) says nothing.
+func TestShutdownModes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		how     Shutdown
+		restart bool
+	}{{Graceful, false}, {Graceful, true}, {Abrupt, false}, {Abrupt, true}} {
+		t.Run(tc.how.String()+map[bool]string{false: " stop", true: " restart"}[tc.restart], func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, quiet())
+			c := loginUser(t, s, "u").dialInit()
+			c.expect(neko.EventSessionState)
+			if tc.restart {
+				s.RestartWith(tc.how)
+			} else {
+				s.StopWith(tc.how)
+			}
+			if tc.how == Graceful {
+				if got := expectPayload[neko.SystemDisconnect](c, neko.EventSystemDisconnect); got.Message != "connection shutdown" {
+					t.Fatalf("reason %q", got.Message)
+				}
+			}
+			c.expectDropped()
+			select {
+			case f := <-c.frames:
+				t.Fatalf("frame after the expected ones: %s", f.raw)
+			default:
+			}
+			if !tc.restart {
+				if err := s.Start(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(s.Sessions()) != 0 {
+				t.Fatalf("sessions survived: %+v", s.Sessions())
+			}
+		})
+	}
+}

@@ -10,7 +10,25 @@
 // source file it follows (repository m1k1o/neko, folder server/).
 //
 // There is no media: no WebRTC, no desktop. Input events only drive the
-// control logic; the screen endpoints serve a generated JPEG.
+// control logic; the screen endpoints serve a generated JPEG. The built-in
+// plugins' WebSocket traffic is there (chat/init, filetransfer/update after
+// every connect, chat/message relayed), as in neko v3.1.5, unless
+// Options.NoPlugins.
+//
+// Defaults follow the official image, not the bare binary. At v3.1.5 the
+// server's own flag defaults turn session.implicit_hosting and
+// session.cookie.enabled ON (server/internal/config/session.go), but the
+// image ships /etc/neko/neko.yaml turning both OFF, and that is what
+// deployments run; from the 2026-08-15 commit on the flag defaults are off
+// too. So a zero Options is implicit hosting off (neko.DefaultSettings) and
+// cookies off; set Settings.ImplicitHosting and CookieEnabled for the
+// binary's defaults. Clients must cope with both.
+//
+// Stopping: neko v3.1.5 handles only SIGINT gracefully (cmd/serve.go
+// signal.Notify(quit, os.Interrupt)): every socket gets system/disconnect
+// {"message":"connection shutdown"} and is dropped. On SIGTERM or SIGKILL it
+// dies at once and clients see close 1006 with no message. StopWith and
+// RestartWith choose (Graceful or Abrupt); Stop and Restart are Abrupt.
 //
 // Waiting for state: tests never sleep. [Server.WaitFor] blocks until a
 // condition on a [State] snapshot holds (re-checked after every state
@@ -25,7 +43,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -50,10 +67,16 @@ type Options struct {
 	// Restart and Stop return the room to these settings.
 	Settings *neko.Settings
 	// CookieEnabled mirrors session.cookie.enabled: the login token goes into
-	// the NEKO_SESSION cookie and is absent from the login body. The cookie is
-	// sent without the Secure flag (as with NEKO_SESSION_COOKIE_SECURE=false)
-	// so that it works over plain http.
+	// the NEKO_SESSION cookie and is absent from the login body. The cookie
+	// carries neko's default attributes, HttpOnly, Secure and SameSite=None
+	// (session.cookie.secure and http_only default to true:
+	// internal/session/auth.go CookieSetToken), so a browser would not send
+	// it back over plain http; clients that set the header themselves do.
 	CookieEnabled bool
+	// NoPlugins silences the built-in plugins: no chat/init or
+	// filetransfer/update after connect, and chat/message is an unhandled
+	// event. Real neko always has them.
+	NoPlugins bool
 	// HeartbeatPeriod is neko's pingPeriod: how often every socket gets
 	// {"event":"system/heartbeat"} and a WebSocket ping; default 10s.
 	HeartbeatPeriod time.Duration
@@ -119,9 +142,8 @@ func (o Options) withDefaults() Options {
 func (o Options) initialSettings() neko.Settings {
 	st := neko.DefaultSettings()
 	if o.Settings != nil {
-		st = *o.Settings
+		st = o.Settings.Clone()
 	}
-	st.Plugins = maps.Clone(st.Plugins)
 	if st.ControlProtection {
 		st.LockedControls = true
 	}
@@ -264,18 +286,8 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Stop stops listening and drops every socket abruptly (no close frame), like
-// a stopped container. A stopped neko loses all state, so every session is
-// forgotten and the settings return to their initial values. Start listens
-// again on the same port.
-func (s *Server) Stop() {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if !s.running {
-		return
-	}
-	s.stopLocked("")
-}
+// Stop is StopWith(Abrupt).
+func (s *Server) Stop() { s.StopWith(Abrupt) }
 
 // Close stops the server for good: every connected socket gets
 // system/disconnect "connection shutdown" and is closed, as when neko shuts
@@ -308,20 +320,8 @@ func (s *Server) stopLocked(reason string) {
 	s.httpSrv, s.serveDone = nil, nil
 }
 
-// Restart behaves like a container restart: every socket is dropped abruptly
-// (no close frame, no system/disconnect), every session is forgotten (old
-// tokens get 401, old sockets "session not found"), the host is cleared and
-// the settings return to their initial values. The server keeps serving on
-// the same port.
-func (s *Server) Restart() {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	defer s.abortPause()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropAllLocked("")
-	s.resetStateLocked()
-}
+// Restart is RestartWith(Abrupt).
+func (s *Server) Restart() { s.RestartWith(Abrupt) }
 
 func (s *Server) dropAllLocked(reason string) {
 	for p := range s.peers {
@@ -339,8 +339,7 @@ func (s *Server) resetStateLocked() {
 		sess.peer = nil
 		sess.gone = true
 	}
-	s.settings = s.initial
-	s.settings.Plugins = maps.Clone(s.initial.Plugins)
+	s.settings = s.initial.Clone()
 	s.sessions = make(map[string]*session)
 	s.tokens = make(map[string]string)
 	s.hostID = ""
@@ -355,9 +354,7 @@ func (s *Server) resetStateLocked() {
 func (s *Server) Settings() neko.Settings {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.settings
-	st.Plugins = maps.Clone(st.Plugins)
-	return st
+	return s.settings.Clone()
 }
 
 // SetSettings replaces the settings as if an admin had posted them: all the
@@ -368,7 +365,7 @@ func (s *Server) Settings() neko.Settings {
 func (s *Server) SetSettings(st neko.Settings) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st.Plugins = maps.Clone(st.Plugins)
+	st = st.Clone()
 	old := s.settings
 	s.settings = st
 	s.updateSettingsLocked(nil, st, old)
@@ -400,8 +397,7 @@ func (s *Server) State() State {
 }
 
 func (s *Server) stateLocked() State {
-	st := State{Settings: s.settings, Sessions: s.sessionListLocked()}
-	st.Settings.Plugins = maps.Clone(st.Settings.Plugins)
+	st := State{Settings: s.settings.Clone(), Sessions: s.sessionListLocked()}
 	if h, ok := s.getHostLocked(); ok {
 		st.HasHost, st.HostID = true, h.id
 	}

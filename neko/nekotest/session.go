@@ -23,6 +23,8 @@ var (
 	errNotTheHost       = errors.New("is not the host")
 	errAlreadyTheHost   = errors.New("is already the host")
 	errAlreadyHosted    = errors.New("is already hosted")
+
+	errChatNotAllowed = errors.New("not allowed to send chat messages")
 )
 
 // session is neko's SessionCtx (internal/session/session.go) minus media.
@@ -356,6 +358,7 @@ func (s *Server) connectPeerLocked(sess *session, p *peer) {
 		}
 	}
 	s.broadcastLocked(neko.EventSessionState, neko.SessionStateUpdate{ID: sess.id, SessionState: sess.state}, "")
+	s.pluginsConnectedLocked(sess)
 	if old != nil {
 		old.destroy("connection replaced")
 	}

@@ -234,6 +234,8 @@ func (s *Server) dispatchLocked(sess *session, msg neko.Message) (bool, error) {
 			Sender: sess.id, Subject: in.Subject, Body: in.Body,
 		}, sess.id)
 		return true, nil
+	case ev == EventChatMessage && !s.opts.NoPlugins:
+		return true, s.chatMessageLocked(sess, msg.Payload)
 	case slices.Contains(mediaEvents, ev):
 		s.log.Debug("media event ignored", "session_id", sess.id, "event", ev)
 		return true, nil
