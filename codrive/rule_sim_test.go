@@ -103,6 +103,7 @@ type sim struct {
 
 	// codrive's socket and what is on its way to codrive.
 	linkUp   bool
+	lastDrop time.Time
 	restart  bool // the drop was a neko restart: the next init is a re-login
 	queue    []input
 	queuedAt []time.Time
@@ -333,6 +334,11 @@ func (w *sim) deliver(in input) {
 			w.ops = append(w.ops, &simOp{e: e, owner: w.r, self: w.self, allowed: w.takeAllowed > 0})
 		case effEmit:
 			w.logf("  event %s %s/%s host=%s: %s", e.Ev.Kind, e.Ev.Status.State, e.Ev.Status.Gate, e.Ev.Status.Host, e.Ev.Reason)
+			if strings.Contains(e.Ev.Reason, "never reported it") && (w.lastDrop.IsZero() || w.now.Sub(w.lastDrop) > 3*reportGrace) {
+				// The slow way out is for a report lost with a socket;
+				// here nothing was lost, so the rule missed it.
+				panic("codrive waited reportGrace for a report neko did send: " + e.Ev.Reason)
+			}
 			if e.Ev.Kind == EventState {
 				states++
 				w.checkStateEvent(in, e.Ev)
@@ -689,7 +695,7 @@ func (w *sim) drop(restart bool) {
 	if !w.linkUp {
 		return
 	}
-	w.linkUp, w.queue, w.queuedAt = false, nil, nil
+	w.linkUp, w.queue, w.queuedAt, w.lastDrop = false, nil, nil, w.now
 	w.sessions[w.self].downAt = w.now
 	if restart {
 		w.restart = true
