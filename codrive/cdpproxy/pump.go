@@ -13,21 +13,19 @@ import (
 // screenshot or a 50 MB result is never held whole. The gate reads only
 // answers' ids (to map them back, see ids.go) and a few small events.
 func (r *relay) pumpUpstream() {
-	var hb *headBuf // this goroutine's, from its first message on
 	for {
 		mt, rd, err := r.upstream.NextReader()
 		if err != nil {
 			r.upstreamGone(err)
 			return
 		}
-		if hb == nil {
-			hb = new(headBuf)
-		}
+		hb := r.p.getHead()
 		n, whole, err := readHead(rd, hb)
 		var clientErr error
 		if err == nil {
 			clientErr, err = r.fromChromium(mt, hb, n, whole, rd)
 		}
+		r.p.heads.Put(hb)
 		if err != nil {
 			r.upstreamGone(err)
 			return
@@ -111,7 +109,6 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // pumpClient relays client → Chromium through the gate.
 func (r *relay) pumpClient() {
-	var hb *headBuf // this goroutine's, from its first message on
 	for {
 		mt, rd, err := r.client.NextReader()
 		if err != nil {
@@ -123,9 +120,7 @@ func (r *relay) pumpClient() {
 			r.refuse(websocket.CloseUnsupportedData, "codrive: binary frames are not CDP: send each message as a JSON text frame")
 			return
 		}
-		if hb == nil {
-			hb = new(headBuf)
-		}
+		hb := r.p.getHead()
 		n, whole, err := readHead(rd, hb)
 		ok := err == nil
 		if !ok {
@@ -137,6 +132,7 @@ func (r *relay) pumpClient() {
 		} else {
 			ok = r.fromClientLarge(msg, rd)
 		}
+		r.p.heads.Put(hb)
 		if !ok {
 			return
 		}
