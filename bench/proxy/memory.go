@@ -14,6 +14,17 @@ import (
 // proxy, then follows codrive's resident memory for 10 s.
 func memory(ctx context.Context, name string, cd *codriveProc, pageWS string) error {
 	pid := cd.cmd.Process.Pid
+	// One acting command first: codrive takes control back if it released
+	// it for idleness meanwhile, so the big messages meet an open gate.
+	warm, err := dial(pageWS)
+	if err != nil {
+		return err
+	}
+	_, err = warm.call("Runtime.evaluate", "", `{"expression":"globalThis.m=1"}`)
+	warm.close()
+	if err != nil {
+		return err
+	}
 	idle, err := rss(pid)
 	if err != nil {
 		return err
