@@ -22,8 +22,8 @@ type idTable struct {
 
 // sent is a command in flight, by the proxy's id.
 type sent struct {
-	client  int32       // the client's id
-	session string      // its session: Chromium never answers commands of a session that detached
+	client  int32           // the client's id
+	session string          // its session: Chromium never answers commands of a session that detached
 	done    func()          // an acting command's step, ended by the answer
 	spec    chan specAnswer // a speculation's answer goes here instead of to the client
 	held    *heldCmd        // the held command a speculation is for
