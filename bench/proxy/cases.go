@@ -80,18 +80,27 @@ type bench struct {
 	chromium *cdp.Browser
 	site     string
 	// bases are the sides' HTTP endpoints (Chromium's first), pids their
-	// processes (0: Chromium, not measured).
+	// processes (0: Chromium, not measured), names their names.
 	bases []string
 	pids  []int
+	names []string
 
-	cpuLines    []string
-	target      string
-	proxyPageWS string
-	sides       []*side
+	cpuLines []string
+	target   string
+	sides    []*side
 }
 
-// sideNames name the sides in the order of bench.bases.
-var sideNames = []string{"direct", "tcp relay", "cdpproxy alone", "codrive"}
+// add adds a side.
+func (b *bench) add(name, base string, pid int) {
+	b.names = append(b.names, name)
+	b.bases = append(b.bases, base)
+	b.pids = append(b.pids, pid)
+}
+
+// pageWS is the bench's page through the proxy at base.
+func (b *bench) pageWS(base string) string {
+	return "ws://" + strings.TrimPrefix(base, "http://") + "/devtools/page/" + b.target
+}
 
 func (b *bench) setup(ctx context.Context) error {
 	// A tab of the bench's own.
@@ -113,8 +122,6 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	b.target = created.Result.TargetID
-	codrive := b.bases[len(b.bases)-1]
-	b.proxyPageWS = "ws://" + strings.TrimPrefix(codrive, "http://") + "/devtools/page/" + b.target
 	for i, base := range b.bases {
 		host := strings.TrimPrefix(base, "http://")
 		browser, err := browserWS(base)
@@ -124,7 +131,7 @@ func (b *bench) setup(ctx context.Context) error {
 		// The byte relay passes Chromium's /json/version, which names
 		// Chromium's own address: point it at the relay.
 		browser = "ws://" + host + browser[strings.Index(browser, "/devtools/"):]
-		sd := &side{name: sideNames[i]}
+		sd := &side{name: b.names[i]}
 		if sd.page, err = dial("ws://" + host + "/devtools/page/" + b.target); err != nil {
 			return err
 		}
@@ -207,7 +214,7 @@ func (b *bench) latency(ctx context.Context) error {
 		}, b.cfg.batch},
 	}
 	fmt.Printf("%-31s %23s", "round trip", "direct µs p50/p90/p99")
-	for _, n := range sideNames[1:] {
+	for _, n := range b.names[1:] {
 		fmt.Printf(" | %23s", n+" ratio")
 	}
 	fmt.Printf(" | %s\n", "codrive µs p50/p90/p99")
@@ -245,7 +252,7 @@ func (b *bench) latency(ctx context.Context) error {
 		calls := time.Duration(len(lat[0]))
 		line := fmt.Sprintf("%-31s", c.name)
 		for i := 1; i < len(b.sides); i++ {
-			line += fmt.Sprintf(" %s %5.1f µs", sideNames[i], us((cpu1[i]-cpu0[i])/calls))
+			line += fmt.Sprintf(" %s %5.1f µs", b.names[i], us((cpu1[i]-cpu0[i])/calls))
 		}
 		b.cpuLines = append(b.cpuLines, line)
 		d := pct(lat[0])
@@ -324,7 +331,7 @@ func (b *bench) screencast(ctx context.Context) error {
 			i := (k + round) % len(urls)
 			n, d, err := castFor(urls[i], time.Second)
 			if err != nil {
-				return fmt.Errorf("screencast %s: %w", sideNames[i], err)
+				return fmt.Errorf("screencast %s: %w", b.names[i], err)
 			}
 			frames[i] += n
 			took[i] += d
@@ -334,7 +341,7 @@ func (b *bench) screencast(ctx context.Context) error {
 	fmt.Printf("%-31s direct %.1f fps", "screencast (each frame acked)", dfps)
 	for i := 1; i < len(urls); i++ {
 		fps := float64(frames[i]) / took[i].Seconds()
-		fmt.Printf(" | %s %.1f fps, ratio %.3f", sideNames[i], fps, fps/dfps)
+		fmt.Printf(" | %s %.1f fps, ratio %.3f", b.names[i], fps, fps/dfps)
 	}
 	fmt.Println()
 	return nil

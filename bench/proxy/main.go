@@ -54,6 +54,7 @@ type config struct {
 	profile   string // directory for codrive's profiles; "" for none
 	only      string
 	log       bool
+	before    string // a second codrive binary, timed as one more side
 	env       string // extra environment for codrive, KEY=VALUE,...
 	idle      string // --idle-release for codrive; "" for its default
 }
@@ -69,6 +70,7 @@ func main() {
 	}
 	var cfg config
 	flag.StringVar(&cfg.codrive, "codrive", "", "use this codrive binary instead of building ./cmd/codrive")
+	flag.StringVar(&cfg.before, "before", "", "also time this codrive binary (e.g. built from an earlier commit), as one more side with a nekotest of its own")
 	flag.IntVar(&cfg.rounds, "rounds", 30, "interleaved rounds per latency case")
 	flag.IntVar(&cfg.batch, "batch", 10, "calls per side per round (the 1 MiB case does a fifth)")
 	flag.IntVar(&cfg.fpsRounds, "fps-rounds", 3, "screencast rounds of 1 s per side, sides taking turns")
@@ -115,18 +117,8 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer chromium.Close()
 
-	neko, err := startNekotest(ctx, bins.nekotest, cfg.log)
-	if err != nil {
-		return err
-	}
-	defer neko.stop()
-
-	cd, err := startCodrive(ctx, bins.codrive, neko.url, chromium.URL, cfg)
-	if err != nil {
-		return err
-	}
-	defer cd.stop()
-
+	b := &bench{cfg: cfg, chromium: chromium, site: site.URL,
+		bases: []string{chromium.URL}, pids: []int{0}, names: []string{"direct"}}
 	relay, err := startRelay(ctx, relayEnv, strings.TrimPrefix(chromium.URL, "http://"))
 	if err != nil {
 		return fmt.Errorf("tcp relay: %w", err)
@@ -137,13 +129,41 @@ func run(ctx context.Context, cfg config) error {
 		return fmt.Errorf("cdpproxy alone: %w", err)
 	}
 	defer alone.close()
+	b.add("tcp relay", "http://"+relay.addr, relay.cmd.Process.Pid)
+	b.add("cdpproxy alone", "http://"+alone.addr, alone.cmd.Process.Pid)
 
-	fmt.Printf("codrive %s (pid %d), proxy %s; Chromium %s; nekotest %s\n", bins.codriveLabel, cd.cmd.Process.Pid, cd.proxy, chromium.URL, neko.url)
+	// Each codrive has a neko of its own: both hold control at once.
+	var codrives []*codriveProc
+	for _, bin := range []string{cfg.before, bins.codrive} {
+		if bin == "" {
+			continue
+		}
+		neko, err := startNekotest(ctx, bins.nekotest, cfg.log)
+		if err != nil {
+			return err
+		}
+		defer neko.stop()
+		ccfg := cfg
+		if bin == cfg.before {
+			ccfg.profile = ""
+		}
+		cd, err := startCodrive(ctx, bin, neko.url, chromium.URL, ccfg)
+		if err != nil {
+			return err
+		}
+		defer cd.stop()
+		name := "codrive"
+		if bin == cfg.before {
+			name = "codrive before"
+		}
+		b.add(name, cd.proxy, cd.cmd.Process.Pid)
+		codrives = append(codrives, cd)
+		fmt.Printf("%s: %s (pid %d), proxy %s, nekotest %s\n", name, bin, cd.cmd.Process.Pid, cd.proxy, neko.url)
+	}
+	cd := codrives[len(codrives)-1]
+	fmt.Printf("Chromium %s; codrive %s\n", chromium.URL, bins.codriveLabel)
 	fmt.Printf("machine: %s\n\n", machine())
 
-	b := &bench{cfg: cfg, chromium: chromium, site: site.URL,
-		bases: []string{chromium.URL, "http://" + relay.addr, "http://" + alone.addr, cd.proxy},
-		pids:  []int{0, relay.cmd.Process.Pid, alone.cmd.Process.Pid, cd.cmd.Process.Pid}}
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
@@ -163,8 +183,10 @@ func run(ctx context.Context, cfg config) error {
 		fmt.Printf("\nprofiles of the load phase: %s (go tool pprof -top %s %s)\n", cfg.profile, bins.codrive, filepath.Join(cfg.profile, "cpu.pprof"))
 	}
 	if cfg.memory {
-		if err := memory(ctx, cd, b.proxyPageWS); err != nil {
-			return err
+		for i, c := range codrives {
+			if err := memory(ctx, b.names[len(b.names)-len(codrives)+i], c, b.pageWS(c.proxy)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

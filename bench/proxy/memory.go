@@ -12,13 +12,24 @@ import (
 
 // memory sends one 300 MB frame and asks for one 50 MB result through the
 // proxy, then follows codrive's resident memory for 10 s.
-func memory(ctx context.Context, cd *codriveProc, pageWS string) error {
+func memory(ctx context.Context, name string, cd *codriveProc, pageWS string) error {
 	pid := cd.cmd.Process.Pid
+	// One acting command first: codrive takes control back if it released
+	// it for idleness meanwhile, so the big messages meet an open gate.
+	warm, err := dial(pageWS)
+	if err != nil {
+		return err
+	}
+	_, err = warm.call("Runtime.evaluate", "", `{"expression":"globalThis.m=1"}`)
+	warm.close()
+	if err != nil {
+		return err
+	}
 	idle, err := rss(pid)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nmemory: codrive idle RSS %s\n", mib(idle))
+	fmt.Printf("\nmemory, %s: idle RSS %s\n", name, mib(idle))
 	peak := idle
 	sample := func() {
 		if v, err := rss(pid); err == nil && v > peak {

@@ -71,7 +71,7 @@ func benchTargets(b *testing.B, pageURL string) (c *cdptest.Chromium, p *Proxy, 
 	b.Helper()
 	c = chromium(b)
 	id := c.NewTabT(b, pageURL)
-	p = listen(b, c, Options{Controller: newGate(true)}) // an open gate: the fast path with its Status check
+	p = listen(b, c, Options{Controller: newGate(true)}) // an open gate: every acting command passes Begin
 	return c, p, pageWS(c, id), "ws://" + hostport(p) + "/devtools/page/" + id
 }
 

@@ -9,8 +9,7 @@ import (
 // what to do with it: nearly every command and answer fits, and a message
 // that does not is streamed (Chromium's screenshots, results, screencast
 // frames) or buffered in chunks (a client message the gate must hold
-// whole). Each pump owns one head buffer for its connection's life: no
-// pool traffic per message.
+// whole).
 const headSize = 16 << 10
 
 // headroom is free space before the head, where an answer's id is
@@ -19,6 +18,15 @@ const headSize = 16 << 10
 const headroom = 16
 
 type headBuf struct{ b [headroom + headSize]byte }
+
+// getHead takes a head buffer from the proxy's pool: a sync.Pool, cheap
+// per message (no lock, no allocation), and an idle connection holds none.
+func (p *Proxy) getHead() *headBuf {
+	if h, ok := p.heads.Get().(*headBuf); ok {
+		return h
+	}
+	return new(headBuf)
+}
 
 // readHead reads up to headSize bytes of a message; whole tells whether
 // that was all of it.

@@ -22,10 +22,19 @@ type idTable struct {
 
 // sent is a command in flight, by the proxy's id.
 type sent struct {
-	client  int32       // the client's id
-	session string      // its session: Chromium never answers commands of a session that detached
-	done    func()      // an acting command's step, ended by the answer
-	spec    chan []byte // a speculation's answer goes here instead of to the client
+	client  int32           // the client's id
+	session string          // its session: Chromium never answers commands of a session that detached
+	done    func()          // an acting command's step, ended by the answer
+	spec    chan specAnswer // a speculation's answer goes here instead of to the client
+	held    *heldCmd        // the held command a speculation is for
+}
+
+// specAnswer is what a speculation learns of Chromium's answer: the
+// message when it fits the head, or that the pump relayed it itself (a
+// large answer, see fromChromium); the zero value when none will come.
+type specAnswer struct {
+	msg     []byte
+	relayed bool
 }
 
 func (t *idTable) init() { t.m = make(map[int32]sent) }
@@ -100,12 +109,19 @@ func end(gone []sent) {
 		if e.done != nil {
 			e.done()
 		}
-		if e.spec != nil {
-			select {
-			case e.spec <- nil:
-			default:
-			}
-		}
+		e.tell(specAnswer{})
+	}
+}
+
+// tell hands a speculation its answer; its channel holds one, and only
+// one answer ever comes (the entry is gone once answered).
+func (e sent) tell(a specAnswer) {
+	if e.spec == nil {
+		return
+	}
+	select {
+	case e.spec <- a:
+	default:
 	}
 }
 

@@ -20,6 +20,7 @@ type memRelease struct {
 	timer   *time.Timer
 	last    time.Time
 	stopped bool
+	running sync.WaitGroup // a release under way
 }
 
 // releaseAfter is the size of a message worth a release.
@@ -36,10 +37,12 @@ func (m *memRelease) released(n int64) {
 		return
 	}
 	wait := max(100*time.Millisecond, time.Second-time.Since(m.last))
+	m.running.Add(1)
 	m.timer = time.AfterFunc(wait, m.free)
 }
 
 func (m *memRelease) free() {
+	defer m.running.Done()
 	m.mu.Lock()
 	if m.stopped {
 		m.mu.Unlock()
@@ -51,13 +54,15 @@ func (m *memRelease) free() {
 	debug.FreeOSMemory()
 }
 
-// stop cancels a pending release, when the proxy closes.
+// stop cancels a pending release and waits for one under way, when the
+// proxy closes.
 func (m *memRelease) stop() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.stopped = true
-	if m.timer != nil {
-		m.timer.Stop()
-		m.timer = nil
+	if m.timer != nil && m.timer.Stop() {
+		m.running.Done() // it will not run
 	}
+	m.timer = nil
+	m.mu.Unlock()
+	m.running.Wait()
 }

@@ -172,6 +172,7 @@ type Proxy struct {
 	frontend  *httputil.ReverseProxy
 	dialer    *websocket.Dialer
 	upgrader  *websocket.Upgrader
+	heads     sync.Pool // *headBuf
 	mem       memRelease
 
 	ctx    context.Context // ends on Close

@@ -1,6 +1,7 @@
 package cdpproxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,21 +14,19 @@ import (
 // screenshot or a 50 MB result is never held whole. The gate reads only
 // answers' ids (to map them back, see ids.go) and a few small events.
 func (r *relay) pumpUpstream() {
-	var hb *headBuf // this goroutine's, from its first message on
 	for {
 		mt, rd, err := r.upstream.NextReader()
 		if err != nil {
 			r.upstreamGone(err)
 			return
 		}
-		if hb == nil {
-			hb = new(headBuf)
-		}
+		hb := r.p.getHead()
 		n, whole, err := readHead(rd, hb)
 		var clientErr error
 		if err == nil {
 			clientErr, err = r.fromChromium(mt, hb, n, whole, rd)
 		}
+		r.p.heads.Put(hb)
 		if err != nil {
 			r.upstreamGone(err)
 			return
@@ -52,16 +51,23 @@ func (r *relay) fromChromium(mt int, hb *headBuf, n int, whole bool, rd io.Reade
 				e.done()
 			}
 			if e.spec != nil {
-				return nil, r.deliverSpec(e.spec, msg, whole, rd)
+				if whole {
+					e.tell(specAnswer{msg: bytes.Clone(msg)})
+					return nil, nil
+				}
+				// A large answer is the evaluation's own result: V8's
+				// refusal and Chromium's errors are a few hundred bytes.
+				// It goes to the client as the held command's answer,
+				// streamed, unless the command was answered meanwhile.
+				if !r.settle(e.held) {
+					e.tell(specAnswer{})
+					_, err := io.Copy(io.Discard, rd)
+					return nil, err
+				}
+				e.tell(specAnswer{relayed: true})
+				r.p.nPassed.Add(1)
 			}
-			// The client's id for ours, in place: `{"id":` and its digits
-			// end where ours did, in the headroom before the message.
-			var num [11]byte
-			cid := formatID(num[:0], e.client)
-			start := headroom + numEnd - len(prefixID) - len(cid)
-			copy(hb.b[start:], prefixID)
-			copy(hb.b[start+len(prefixID):], cid)
-			out = hb.b[start : headroom+n]
+			out = clientID(hb, numEnd, n, e.client)
 		}
 	} else if whole {
 		r.noteEvent(msg)
@@ -70,6 +76,18 @@ func (r *relay) fromChromium(mt int, hb *headBuf, n int, whole bool, rd io.Reade
 		return r.writeClientType(mt, out), nil
 	}
 	return r.streamToClient(mt, out, rd)
+}
+
+// clientID puts the client's id in place of the proxy's in the answer in
+// hb, whose id ends at numEnd: `{"id":` and the client's digits end where
+// ours did, in the headroom before the message. It returns the answer.
+func clientID(hb *headBuf, numEnd, n int, client int32) []byte {
+	var num [11]byte
+	cid := formatID(num[:0], client)
+	start := headroom + numEnd - len(prefixID) - len(cid)
+	copy(hb.b[start:], prefixID)
+	copy(hb.b[start+len(prefixID):], cid)
+	return hb.b[start : headroom+n]
 }
 
 // streamToClient writes a message's head and copies the rest through as
@@ -111,7 +129,6 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // pumpClient relays client → Chromium through the gate.
 func (r *relay) pumpClient() {
-	var hb *headBuf // this goroutine's, from its first message on
 	for {
 		mt, rd, err := r.client.NextReader()
 		if err != nil {
@@ -123,9 +140,7 @@ func (r *relay) pumpClient() {
 			r.refuse(websocket.CloseUnsupportedData, "codrive: binary frames are not CDP: send each message as a JSON text frame")
 			return
 		}
-		if hb == nil {
-			hb = new(headBuf)
-		}
+		hb := r.p.getHead()
 		n, whole, err := readHead(rd, hb)
 		ok := err == nil
 		if !ok {
@@ -137,6 +152,7 @@ func (r *relay) pumpClient() {
 		} else {
 			ok = r.fromClientLarge(msg, rd)
 		}
+		r.p.heads.Put(hb)
 		if !ok {
 			return
 		}

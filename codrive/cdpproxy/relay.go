@@ -20,7 +20,8 @@ import (
 //
 //   - pump.go: the two pumps, Chromium → client (streamed) and client →
 //     Chromium (through the gate);
-//   - header.go: reading a client message's header, in one place;
+//   - header.go, scanner.go, number.go: reading a client message's header,
+//     in one place and in one pass;
 //   - ids.go: the proxy's own command ids, and the steps in flight;
 //   - hold.go: the gate, the queue of held commands and its drain;
 //   - speculate.go: proving a held evaluation side-effect-free;

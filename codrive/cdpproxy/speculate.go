@@ -1,11 +1,9 @@
 package cdpproxy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -25,8 +23,8 @@ func (r *relay) speculate(h *heldCmd) bool {
 	}
 	ctx, cancel := context.WithDeadline(r.ctx, h.arrived.Add(r.p.opts.HoldTimeout))
 	defer cancel()
-	ch := make(chan []byte, 1)
-	pid := r.ids.add(sent{client: h.h.id, session: h.h.session, spec: ch})
+	ch := make(chan specAnswer, 1)
+	pid := r.ids.add(sent{client: h.h.id, session: h.h.session, spec: ch, held: h})
 	msg, err := withThrowOnSideEffect(&h.h, h.pl.head[h.h.paramsStart:h.h.paramsEnd], pid)
 	if err == nil {
 		err = r.writeUpstreamRaw(msg)
@@ -35,13 +33,18 @@ func (r *relay) speculate(h *heldCmd) bool {
 		r.ids.take(pid)
 		return false
 	}
-	var resp []byte
+	var ans specAnswer
 	select {
-	case resp = <-ch:
+	case ans = <-ch:
 	case <-ctx.Done():
 		// The entry stays: a late answer lands in ch, where nobody reads it.
 		return false
 	}
+	if ans.relayed {
+		r.log.Debug("cdpproxy: evaluation proved side-effect-free, answered during hold", "method", h.h.method)
+		return true
+	}
+	resp := ans.msg
 	if resp == nil || !speculationPassed(resp) {
 		r.log.Debug("cdpproxy: evaluation has side effects, holding it", "method", h.h.method)
 		return false
@@ -56,31 +59,6 @@ func (r *relay) speculate(h *heldCmd) bool {
 	r.p.nPassed.Add(1)
 	r.log.Debug("cdpproxy: evaluation proved side-effect-free, answered during hold", "method", h.h.method)
 	return true
-}
-
-// deliverSpec hands Chromium's answer to a speculation to the goroutine
-// waiting for it, reading all of it first: the answer is the command's.
-func (r *relay) deliverSpec(ch chan []byte, head []byte, whole bool, rd io.Reader) error {
-	msg := bytes.Clone(head)
-	if !whole {
-		rest, err := io.ReadAll(io.LimitReader(rd, r.p.opts.MaxMessage))
-		if err != nil {
-			return err
-		}
-		if int64(len(rest)) == r.p.opts.MaxMessage {
-			msg = nil // too large to hold: the command waits instead
-			if _, err := io.Copy(io.Discard, rd); err != nil {
-				return err
-			}
-		} else {
-			msg = append(msg, rest...)
-		}
-	}
-	select {
-	case ch <- msg:
-	default:
-	}
-	return nil
 }
 
 // withThrowOnSideEffect is the speculative form of an evaluation: the

@@ -50,6 +50,29 @@ func TestLargeResultStreamed(t *testing.T) {
 	}
 }
 
+// TestLargeReadDuringHold: an evaluation proven side-effect-free during a
+// hold answers with its result whatever its size, streamed, exactly as
+// Chromium answers it directly.
+func TestLargeReadDuringHold(t *testing.T) {
+	t.Parallel()
+	c := chromium(t)
+	id, _ := openPage(t, c)
+	g := newGate(false)
+	p := listen(t, c, Options{Controller: g})
+	direct := dialRaw(t, pageWS(c, id))
+	proxied := dialRaw(t, "ws://"+hostport(p)+"/devtools/page/"+id)
+	for _, n := range []int{100, 3 << 20} {
+		msg := fmt.Sprintf(`{"id":%d,"method":"Runtime.evaluate","params":{"expression":"'r'.repeat(%d)","returnByValue":true}}`, n, n)
+		want, got := direct.exchange(msg), proxied.exchange(msg)
+		if got != want {
+			t.Fatalf("%d-byte read during a hold: through the proxy %d bytes %.80s..., directly %d bytes %.80s...", n, len(got), got, len(want), want)
+		}
+	}
+	if st := p.Stats(); st.Held != 0 || st.HeldTotal != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 // TestMaxMessage: a client message over MaxMessage gets a CDP error with
 // its id and session, and the connection goes on; one already being
 // streamed to Chromium closes it with 1009 and a reason. Messages under the
