@@ -109,6 +109,7 @@ type Arbiter struct {
 	admin  bool
 
 	in       chan envelope
+	replies  sync.Pool     // of chan error, for callNow
 	quit     chan struct{} // closed when the loop has ended
 	events   pubsub.Hub[Event]
 	nextCall atomic.Uint64
@@ -331,9 +332,13 @@ func (a *Arbiter) call(ctx context.Context, mk func(callID) input) (callID, erro
 
 // callNow is call for an input the rule answers in the same step (Begin):
 // it needs no context, and an ended one must not stop it from asking.
+// Its reply channels are reused: it runs for every proxied command.
 func (a *Arbiter) callNow(mk func(callID) input) (callID, error) {
 	id := callID(a.nextCall.Add(1))
-	reply := make(chan error, 1)
+	reply, _ := a.replies.Get().(chan error)
+	if reply == nil {
+		reply = make(chan error, 1)
+	}
 	select {
 	case a.in <- envelope{in: mk(id), call: id, reply: reply}:
 	case <-a.quit:
@@ -341,6 +346,7 @@ func (a *Arbiter) callNow(mk func(callID) input) (callID, error) {
 	}
 	select {
 	case err := <-reply:
+		a.replies.Put(reply)
 		return id, err
 	case <-a.quit:
 		return id, ErrClosed

@@ -150,3 +150,38 @@ func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 	}
 	return s[len(s)/2], s[min(len(s)-1, len(s)*99/100)]
 }
+
+// BenchmarkGateStep is the arbiter's share of every proxied acting command:
+// Begin through the open gate, Sent, Done, with the idle release the proxy
+// uses (30s).
+//
+//	go test -run '^$' -bench BenchmarkGateStep -benchmem ./codrive/
+func BenchmarkGateStep(b *testing.B) {
+	srv := nekotest.NewServer(nekotest.Options{})
+	defer srv.Close()
+	cfg := Config{NekoURL: srv.URL, User: "codrive", Password: "admin", IdleRelease: 30 * time.Second}
+	ctx := context.Background()
+	a, err := Connect(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close(ctx)
+	if err := a.Acquire(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.WaitState(ctx, func(s Status) bool { return s.Gate == GateOpen }); err != nil {
+		b.Fatal(err)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		c, err := a.begin(ended, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Sent()
+		c.Done()
+	}
+}

@@ -221,7 +221,8 @@ func newRule(cfg ruleConfig) *rule {
 // step applies one input at time now and returns the effects to carry out,
 // in order.
 func (r *rule) step(now time.Time, in input) []effect {
-	r.now, r.out = now, nil
+	// The effects of the last step have been carried out: reuse the slice.
+	r.now, r.out = now, r.out[:0]
 	switch in := in.(type) {
 	case inInit:
 		r.onInit(in)

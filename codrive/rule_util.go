@@ -22,6 +22,9 @@ func (r *rule) status() Status {
 		s.Handoff = r.handoff.reason
 	}
 	s.Go = s.Gate == GateOpen
+	if len(r.pending) == 0 {
+		return s
+	}
 	for _, id := range slices.Sorted(maps.Keys(r.pending)) {
 		s.Pending = append(s.Pending, r.pending[id])
 	}
