@@ -390,7 +390,7 @@ func (a *Arbiter) translate(ev neko.Event) []input {
 	case *neko.ConnState:
 		switch ev.Name {
 		case neko.EventReconnecting:
-			return []input{inConnLost{Reason: describeConnState("reconnecting to neko", p)}}
+			return []input{inConnLost{Reason: describeConnState("reconnecting to neko", p), Attempt: p.Attempt}}
 		case neko.EventReconnected:
 			a.reconnect = p
 		case neko.EventClosed:

@@ -235,7 +235,7 @@ func (r *rule) step(now time.Time, in input) []effect {
 	case inSession:
 		r.onSession(in)
 	case inConnLost:
-		r.onConnLost(in.Reason)
+		r.onConnLost(in.Reason, in.Attempt)
 	case inConnEnded:
 		r.onConnEnded(in.Reason)
 	case inBegin:
@@ -449,7 +449,7 @@ func (r *rule) onSession(in inSession) {
 	r.sessions[in.ID] = s
 }
 
-func (r *rule) onConnLost(reason string) {
+func (r *rule) onConnLost(reason string, attempt int) {
 	if r.connected {
 		r.heldAtDrop = r.host == r.self
 		r.personAtDrop = r.host != "" && r.host != r.self
@@ -462,7 +462,11 @@ func (r *rule) onConnLost(reason string) {
 		clear(r.pending)
 		r.emit(EventState, "", reason)
 	}
-	r.emit(EventConnection, "", reason)
+	// Attempts 1, 2, 4, 8, ...: a long outage says so without a line a
+	// second (the Conn retries about every second).
+	if attempt <= 1 || attempt&(attempt-1) == 0 {
+		r.emit(EventConnection, "", reason)
+	}
 }
 
 func (r *rule) onConnEnded(reason string) {

@@ -74,7 +74,10 @@ type (
 	}
 	// inConnLost: the socket dropped and the Conn is reconnecting (one per
 	// attempt).
-	inConnLost struct{ Reason string }
+	inConnLost struct {
+		Reason  string
+		Attempt int // of reconnecting, from 1
+	}
 	// inConnEnded: the Conn ended for good (neko refused codrive).
 	inConnEnded struct{ Reason string }
 )
