@@ -15,10 +15,14 @@ import (
 //
 // The rule keeps these promises (the invariants the tests check):
 //
-//	I1 automation never acts while a person hosts: the gate closes before
-//	   codrive hands control over, and opens only while codrive hosts;
+//	I1 automation never acts while a person hosts: the gate opens only
+//	   while codrive hosts, closes before codrive hands control over, and
+//	   control goes only once every command that passed the gate has
+//	   reached Chromium (finish-step: once it has been answered). A person
+//	   who takes control unasked can only meet what was already on its way;
 //	I2 codrive never takes control from a person except by policy or an
-//	   explicit takeover (Take, Acquire with Takeover);
+//	   explicit takeover (Take, Acquire with Takeover); a session without a
+//	   socket that holds control is nobody's hands;
 //	I3 when the room stays free for ReclaimAfter and automation wants
 //	   control, it asks for it; nothing blocks automation for ever;
 //	I4 every host change neko reports becomes exactly one state event, in
