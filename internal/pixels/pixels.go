@@ -4,8 +4,11 @@
 package pixels
 
 import (
+	"context"
+	"fmt"
 	"image"
 	"image/color"
+	"time"
 )
 
 // Box is the bounding box of the pixels within tol of c on each channel
@@ -44,4 +47,31 @@ func within(v uint32, want uint8, tol int) bool {
 // Center is the middle pixel of a box.
 func Center(r image.Rectangle) image.Point {
 	return image.Pt((r.Min.X+r.Max.X-1)/2, (r.Min.Y+r.Max.Y-1)/2)
+}
+
+// Find takes screenshots until one shows at least min pixels of c (within
+// tol) and returns their box. A screen sends no event when it has painted,
+// so this polls, every 100ms, until ctx ends.
+func Find(ctx context.Context, shot func(context.Context) (image.Image, error), c color.RGBA, tol, min int) (image.Rectangle, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	most := 0
+	for {
+		img, err := shot(ctx)
+		if err == nil {
+			box, n := Box(img, c, tol)
+			if n >= min {
+				return box, nil
+			}
+			most = max(most, n)
+		} else {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return image.Rectangle{}, fmt.Errorf("pixels: no screenshot showed %d pixels of %v (at most %d; last error %v): %w", min, c, most, last, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }

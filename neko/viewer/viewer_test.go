@@ -279,23 +279,15 @@ func typesOf(es []pageEvent) []string {
 func findOnScreen(t *testing.T, srv nekoserver.Server, c color.RGBA) image.Rectangle {
 	t.Helper()
 	admin := login(t, srv, "screen-admin", nekoserver.AdminPassword)
-	end := time.Now().Add(deadline)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		b, err := admin.ScreenShot(ctxT(t))
-		if err == nil {
-			img, derr := jpeg.Decode(bytes.NewReader(b))
-			if derr == nil {
-				if box, n := pixels.Box(img, c, 48); n > 2000 {
-					return box
-				}
-			}
-			err = derr
+	box, err := pixels.Find(ctxT(t), func(ctx context.Context) (image.Image, error) {
+		b, err := admin.ScreenShot(ctx)
+		if err != nil {
+			return nil, err
 		}
-		if time.Now().After(end) {
-			t.Fatalf("neko's screen never showed %v (last error %v)", c, err)
-		}
-		<-tick.C
+		return jpeg.Decode(bytes.NewReader(b))
+	}, c, 48, 2000)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return box
 }
