@@ -291,3 +291,35 @@ func findOnScreen(t *testing.T, srv nekoserver.Server, c color.RGBA) image.Recta
 	}
 	return box
 }
+
+// neko going away ends the viewer with a reason, and input then fails
+// with it instead of hanging.
+func TestNekoGoneEndsTheViewer(t *testing.T) {
+	requireNeko(t)
+	srv := nekoserver.Start(t, nekoserver.KindNeko, nekoserver.Options{})
+	v, err := Join(ctxT(t), login(t, srv, "dana", nekoserver.UserPassword), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.WaitFrames(ctxT(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(ctxT(t), nekoserver.Abrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-v.Done():
+	case <-ctxT(t).Done():
+		t.Fatal("the viewer did not notice neko was gone")
+	}
+	if !errors.Is(v.Err(), ErrClosed) && !errors.Is(v.Err(), ErrICEFailed) {
+		t.Fatalf("Err after neko died: %v", v.Err())
+	}
+	if err := v.Click(ctxT(t), 10, 10); err == nil || !errors.Is(err, v.Err()) {
+		t.Fatalf("click after neko died: %v, want %v", err, v.Err())
+	}
+	if _, err := v.WaitFrames(ctxT(t), 1<<40); err == nil {
+		t.Fatal("waiting for frames from a dead neko succeeded")
+	}
+}
