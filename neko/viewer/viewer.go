@@ -149,7 +149,8 @@ type Viewer struct {
 // opens a WebSocket, asks neko for a peer, answers neko's offer, and
 // returns once the data channel is open (the video track usually starts
 // with it). It fails with ErrNoOffer, ErrNotConnected, ErrICEFailed or
-// ErrDataChannel, saying what it saw, after Options.ConnectTimeout.
+// ErrDataChannel, saying what it saw, after Options.ConnectTimeout or when
+// ctx ends, whichever comes first.
 func Join(ctx context.Context, client *neko.Client, opts Options) (*Viewer, error) {
 	if client == nil {
 		return nil, errors.New("viewer: join: nil client")
@@ -187,7 +188,14 @@ func Join(ctx context.Context, client *neko.Client, opts Options) (*Viewer, erro
 		v.Close()
 		return nil, fmt.Errorf("viewer: join: %w", err)
 	}
-	timer := time.NewTimer(opts.ConnectTimeout)
+	// A deadline of ctx sooner than ConnectTimeout is the bound instead,
+	// with the same account of what did not happen.
+	wait, byCtx := opts.ConnectTimeout, false
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		wait, byCtx = time.Until(dl), true
+	}
+	start := time.Now()
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-v.opened:
@@ -195,9 +203,12 @@ func Join(ctx context.Context, client *neko.Client, opts Options) (*Viewer, erro
 	case <-v.failed:
 		err = v.Err()
 	case <-timer.C:
-		err = v.timeoutError()
+		err = v.timeoutError(time.Since(start))
+		if byCtx {
+			err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+		}
 	case <-ctx.Done():
-		err = fmt.Errorf("viewer: join: %w", ctx.Err())
+		err = fmt.Errorf("%w (%w)", v.timeoutError(time.Since(start)), ctx.Err())
 	}
 	v.Close()
 	return nil, err
@@ -219,10 +230,10 @@ func newAPI(log *slog.Logger) (*webrtc.API, error) {
 }
 
 // timeoutError says which step of Join did not happen in time.
-func (v *Viewer) timeoutError() error {
+func (v *Viewer) timeoutError(waited time.Duration) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	d := v.opts.ConnectTimeout
+	d := waited.Round(time.Millisecond)
 	switch {
 	case !v.provided:
 		return fmt.Errorf("%w within %v of signal/request (nekotest has no media; on real neko the session needs can_watch)", ErrNoOffer, d)

@@ -64,6 +64,13 @@ func TestJoinWithoutMediaFailsClearly(t *testing.T) {
 	if waited := time.Since(start); waited > deadline/2 {
 		t.Fatalf("join gave up after %v", waited)
 	}
+	// A sooner deadline of the caller's bounds it too, with the same account.
+	ctx, cancel := context.WithTimeout(ctxT(t), 300*time.Millisecond)
+	defer cancel()
+	_, err = Join(ctx, login(t, srv, "bob", nekoserver.UserPassword), Options{})
+	if !errors.Is(err, ErrNoOffer) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("join with a 300ms context: %v, want ErrNoOffer and the deadline", err)
+	}
 }
 
 // neko advertising an address nothing listens on (a NAT1TO1 mistake, the
