@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/codrive/codrive/neko"
@@ -215,18 +216,23 @@ func Join(ctx context.Context, client *neko.Client, opts Options) (*Viewer, erro
 }
 
 // newAPI is pion set up as a browser on this machine would be: default
-// codecs and interceptors, UDP over IPv4 (neko's candidates; loopback
-// included, since tests run neko on 127.0.0.1), no mDNS.
+// codecs and interceptors (NACKs, receiver reports), UDP over IPv4
+// (loopback included: a neko on this machine may advertise 127.0.0.1), no
+// mDNS.
 func newAPI(log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, fmt.Errorf("viewer: codecs: %w", err)
 	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, fmt.Errorf("viewer: interceptors: %w", err)
+	}
 	s := webrtc.SettingEngine{LoggerFactory: pionLogs{log}}
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(ir)), nil
 }
 
 // timeoutError says which step of Join did not happen in time.
