@@ -118,6 +118,19 @@ func Types(es []Entry) string {
 	return strings.Join(ts, ",")
 }
 
+// scriptButton resolves to the middle of the script's button once the
+// page has it.
+const scriptButton = `new Promise(resolve => {
+  const find = () => {
+    const el = document.getElementById("script");
+    if (!el) return false;
+    const r = el.getBoundingClientRect();
+    resolve({X: r.left + r.width / 2, Y: r.top + r.height / 2});
+    return true;
+  };
+  if (!find()) addEventListener("DOMContentLoaded", find);
+})`
+
 // ScriptClicker clicks Page's green button through a CDP endpoint, each
 // click a mousePressed and a mouseReleased command with Alt held, the next
 // command sent as soon as the last is answered.
@@ -142,10 +155,21 @@ func StartScript(ctx context.Context, endpoint string) (*ScriptClicker, error) {
 		return nil, fmt.Errorf("whoclicks: the script attaches: %w", err)
 	}
 	s := &ScriptClicker{page: page, changed: make(chan struct{}), done: make(chan struct{})}
-	// A read, which codrive lets through whoever hosts.
+	// A read, which codrive lets through whoever hosts. The tab may still
+	// be loading the page (or be on the blank page before it): the promise
+	// waits for the button, and a navigation that destroys the context it
+	// runs in makes it fail, to be asked again in the new one.
 	type point struct{ X, Y float64 }
-	p, err := chromedp.Run(page.Context(), chromedp.Evaluate[point](
-		`(r => ({X: r.left + r.width / 2, Y: r.top + r.height / 2}))(document.getElementById("script").getBoundingClientRect())`))
+	var p point
+	rctx, cancel := context.WithCancel(page.Context())
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	for {
+		p, err = chromedp.Run(rctx, chromedp.Evaluate[point](scriptButton, chromedp.EvalAwaitPromise))
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "context") {
+			break
+		}
+	}
 	if err != nil {
 		_ = page.Detach()
 		return nil, fmt.Errorf("whoclicks: the script reads the page: %w", err)
