@@ -296,4 +296,3 @@ func (v *Viewer) Close() error {
 	})
 	return nil
 }
-
