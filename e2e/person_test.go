@@ -214,6 +214,7 @@ func implicitHostingPersonTakesOver(t *testing.T, st *personStack) {
 		t.Fatal("the viewer does not see implicit hosting on")
 	}
 	// A person: move, then click at once, without waiting for codrive.
+	moved := float64(time.Now().UnixMicro()) / 1000 // the page's clock is the same system clock
 	if err := v.Move(ctx, aim.X-20, aim.Y-10); err != nil {
 		t.Fatal(err)
 	}
@@ -254,8 +255,14 @@ func implicitHostingPersonTakesOver(t *testing.T, st *personStack) {
 	if lastScript < 0 {
 		t.Fatal("the script never clicked before the person took over")
 	}
-	t.Logf("implicit takeover: the script's last event before the person's first landed %.1f ms before it (%v then %v); "+
-		"none until the person released; %s", es[first].T-es[lastScript].T, es[lastScript], es[first], gesture(es, first))
+	during := 0
+	for _, e := range es[:first] {
+		if e.Src == whoclicks.Script && e.T >= moved {
+			during++
+		}
+	}
+	t.Logf("implicit takeover: %d script events landed after the person's move was sent and before their first click; the last %.1f ms before it (%v then %v); "+
+		"none until the person released; %s", during, es[first].T-es[lastScript].T, es[lastScript], es[first], gesture(es, first))
 }
 
 // gesture says whether the person's clicks came in the middle of a
