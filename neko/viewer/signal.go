@@ -92,6 +92,11 @@ func (v *Viewer) handleSignal(ev neko.Event) error {
 func (v *Viewer) createPeer(servers []webrtc.ICEServer) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.closing {
+		// Close has already closed whatever peer there was; a new one
+		// would outlive it.
+		return ErrClosed
+	}
 	if v.pc != nil {
 		return errors.New("viewer: neko sent a second signal/provide")
 	}
