@@ -28,6 +28,10 @@ func (v *Viewer) RequestControl(ctx context.Context) error {
 	if v.conn.IsHost() {
 		return nil
 	}
+	if v.conn.Room().Settings.LockedControls && !v.client.Profile().IsAdmin {
+		// neko drops the request without a word (controlRequest).
+		return fmt.Errorf("%w: request control: the room's controls are locked and only admins may host", ErrNotHost)
+	}
 	me := v.SessionID()
 	events, unsubscribe := v.conn.Subscribe()
 	defer unsubscribe()

@@ -330,3 +330,27 @@ func TestNekoGoneEndsTheViewer(t *testing.T) {
 		t.Fatal("waiting for frames from a dead neko succeeded")
 	}
 }
+
+// With the controls locked, neko drops a user's request without a word;
+// the viewer says so at once instead of waiting for a host that never comes.
+func TestLockedControlsRefuseAtOnce(t *testing.T) {
+	srv, _ := sharedStack(t)
+	ctx := ctxT(t)
+	if err := srv.UpdateSettings(ctx, neko.SettingsPatch{LockedControls: ptr(true), ImplicitHosting: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = srv.UpdateSettings(context.Background(), neko.SettingsPatch{LockedControls: ptr(false), ImplicitHosting: ptr(false)})
+	})
+	v := join(t, srv, "erin")
+	start := time.Now()
+	if err := v.RequestControl(ctx); !errors.Is(err, ErrNotHost) || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("request with locked controls: %v", err)
+	}
+	if err := v.Move(ctx, 10, 10); !errors.Is(err, ErrNotHost) || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("implicit hosting with locked controls: %v", err)
+	}
+	if took := time.Since(start); took > v.opts.HostTimeout/2 {
+		t.Fatalf("refused after %v", took)
+	}
+}
