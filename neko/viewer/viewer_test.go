@@ -56,13 +56,9 @@ func TestJoinWithoutMediaFailsClearly(t *testing.T) {
 		t.Fatal("Join with a nil client succeeded")
 	}
 	srv := nekoserver.Start(t, nekoserver.KindNekotest, nekoserver.Options{})
-	start := time.Now()
 	_, err := Join(ctxT(t), login(t, srv, "alice", nekoserver.UserPassword), Options{ConnectTimeout: 300 * time.Millisecond})
 	if !errors.Is(err, ErrNoOffer) || !strings.Contains(err.Error(), "signal/request") {
 		t.Fatalf("join on nekotest: %v, want ErrNoOffer", err)
-	}
-	if waited := time.Since(start); waited > deadline/2 {
-		t.Fatalf("join gave up after %v", waited)
 	}
 	// A sooner deadline of the caller's bounds it too, with the same account.
 	ctx, cancel := context.WithTimeout(ctxT(t), 300*time.Millisecond)
@@ -342,15 +338,18 @@ func TestLockedControlsRefuseAtOnce(t *testing.T) {
 	t.Cleanup(func() {
 		_ = srv.UpdateSettings(context.Background(), neko.SettingsPatch{LockedControls: ptr(false), ImplicitHosting: ptr(false)})
 	})
-	v := join(t, srv, "erin")
-	start := time.Now()
+	// Were it to wait for a host, it would fail with the context's
+	// deadline (HostTimeout is longer), not ErrNotHost.
+	c := login(t, srv, "erin", nekoserver.UserPassword)
+	v, err := Join(ctx, c, Options{HostTimeout: 2 * deadline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
 	if err := v.RequestControl(ctx); !errors.Is(err, ErrNotHost) || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("request with locked controls: %v", err)
 	}
 	if err := v.Move(ctx, 10, 10); !errors.Is(err, ErrNotHost) || !strings.Contains(err.Error(), "locked") {
 		t.Fatalf("implicit hosting with locked controls: %v", err)
-	}
-	if took := time.Since(start); took > v.opts.HostTimeout/2 {
-		t.Fatalf("refused after %v", took)
 	}
 }
