@@ -7,6 +7,8 @@ GO ?= go
 BENCHTIME ?= 1s
 # Flags for the side-by-side run of the real binaries (go run ./bench/proxy -h).
 PROXYBENCH ?=
+# Flags for the person's handoff on real neko (go run ./bench/person -h).
+PERSONBENCH ?=
 
 .PHONY: build test test-nekotest test-neko bench lint setup driver neko demo
 
@@ -30,10 +32,13 @@ test-neko: neko
 	CODRIVE_NEKO_SERVERS=neko $(GO) test -race -count=1 -timeout 9m ./e2e ./internal/nekoserver
 
 ## bench: every benchmark once, time-boxed; then the real codrive attach --listen
-## against a direct connection, a byte relay and cdpproxy alone (bench/proxy)
+## against a direct connection, a byte relay and cdpproxy alone (bench/proxy);
+## then a handoff as a person's WebRTC viewer experiences it, codrive beside
+## neko alone, on real neko (bench/person; one line and skipped without it)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 9m ./...
 	$(GO) run ./bench/proxy $(PROXYBENCH)
+	$(GO) run ./bench/person $(PERSONBENCH)
 
 ## lint: gofmt must have nothing to say, and go vet must pass
 lint:

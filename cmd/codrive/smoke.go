@@ -18,7 +18,8 @@ func smokeCommand() *cli.Command {
 		Description: `Checks, each timed: neko health, admin and user login, WebSocket init, settings, a control round trip,
 CDP version, attaching to the page, navigating (to --url or a built-in page) and reading the title, a CDP screenshot,
 neko's cast.jpg (skipped when screencast is off), a handoff to an emulated person, and a cleanup that must leave no
-codrive host and the original settings. Use an admin password (--password / CODRIVE_NEKO_PASSWORD).`,
+codrive host and the original settings; with --viewer, also a person's WebRTC viewer receiving video. Use an admin
+password (--password / CODRIVE_NEKO_PASSWORD).`,
 		ArgsUsage:    " ",
 		OnUsageError: usageError,
 		Before:       noArgs,
@@ -28,6 +29,7 @@ codrive host and the original settings. Use an admin password (--password / CODR
 			&cli.StringFlag{Name: "url", Usage: "page to navigate to (default: a built-in data: page, no network needed)"},
 			&cli.StringFlag{Name: "user-password", EnvVars: []string{"CODRIVE_NEKO_USER_PASSWORD"}, Usage: "neko's non-admin password, for the user login check (skipped without it)"},
 			&cli.StringFlag{Name: "target", Usage: "tab to use: target id or URL substring (default: first page)"},
+			&cli.BoolFlag{Name: "viewer", Usage: "also join as a WebRTC viewer and receive video (catches NAT1TO1 and port misconfiguration)"},
 			durationFlag("check-timeout", 30*time.Second, "bound on each check"),
 		},
 		Action: func(c *cli.Context) error {
@@ -45,7 +47,7 @@ codrive host and the original settings. Use an admin password (--password / CODR
 				NekoURL: c.String("neko"), User: c.String("user"), Password: pw,
 				UserPassword: c.String("user-password"), Cookies: c.Bool("cookies"),
 				CDPURL: c.String("cdp"), Target: c.String("target"), URL: c.String("url"),
-				CheckTimeout: c.Duration("check-timeout"), Logger: log,
+				CheckTimeout: c.Duration("check-timeout"), Logger: log, Viewer: c.Bool("viewer"),
 			})
 			if c.Bool("json") {
 				err = r.WriteJSON(c.App.Writer)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,11 @@ type Options struct {
 	// CheckTimeout bounds each check; default 30s.
 	CheckTimeout time.Duration
 	Logger       *slog.Logger
+	// Viewer adds CheckViewer: a person's WebRTC viewer (neko/viewer)
+	// joins and receives video, which catches WebRTC and NAT
+	// misconfiguration (NEKO_WEBRTC_NAT1TO1, EPR/UDPMUX ports), the most
+	// common neko deployment failure and invisible to every other check.
+	Viewer bool
 }
 
 // Check is the outcome of one check.
@@ -97,6 +103,7 @@ const (
 	CheckShot      = "cdp screenshot"
 	CheckCast      = "neko screencast"
 	CheckHandoff   = "handoff to a person"
+	CheckViewer    = "webrtc viewer" // only with Options.Viewer
 	CheckCleanup   = "cleanup"
 )
 
@@ -134,6 +141,12 @@ func Run(ctx context.Context, o Options) Report {
 		{CheckCast, []string{CheckLogin}, r.cast},
 		{CheckHandoff, []string{CheckControl}, r.handoff},
 		{CheckCleanup, nil, r.cleanup},
+	}
+	if o.Viewer {
+		// Before the cleanup, which stays last.
+		v := checks[len(checks)-1]
+		v.name, v.needs, v.f = CheckViewer, []string{CheckLogin}, r.viewer
+		checks = slices.Insert(checks, len(checks)-1, v)
 	}
 	for _, c := range checks {
 		rep.Checks = append(rep.Checks, r.one(ctx, c.name, c.needs, c.f))

@@ -91,7 +91,8 @@ type Neko struct {
 	bin     string
 	dir     string
 	port    int
-	udpPort int
+	udpPort int // the first of udpPorts WebRTC ports (NEKO_WEBRTC_EPR)
+	iceIP   string
 	xvfb    *process
 	display string
 	log     *logBuffer
@@ -138,9 +139,10 @@ func (n *Neko) setup(ctx context.Context) error {
 	if n.port, err = freePort("tcp"); err != nil {
 		return err
 	}
-	if n.udpPort, err = freePort("udp"); err != nil {
+	if n.udpPort, err = freeUDPRange(udpPorts); err != nil {
 		return err
 	}
+	n.iceIP = iceAddress()
 	n.admin = admin{url: fmt.Sprintf("http://127.0.0.1:%d", n.port)}
 	return n.Start(ctx)
 }
@@ -195,10 +197,12 @@ func (n *Neko) env() []string {
 		"NEKO_DESKTOP_INPUT_ENABLED=false",
 		"NEKO_WEBRTC_ICELITE=true",
 		// Without it neko looks its public IP up at start, which fails
-		// without internet.
-		"NEKO_WEBRTC_NAT1TO1=127.0.0.1",
-		// Nothing binds it until a WebRTC peer connects (none does here).
-		fmt.Sprintf("NEKO_WEBRTC_EPR=%d-%d", n.udpPort, n.udpPort),
+		// without internet. See iceAddress for why it is not 127.0.0.1.
+		"NEKO_WEBRTC_NAT1TO1=" + n.iceIP,
+		// Bound only while WebRTC peers (neko/viewer) are connected: one
+		// port per peer, a few so that a viewer can join while neko
+		// still closes the previous one.
+		fmt.Sprintf("NEKO_WEBRTC_EPR=%d-%d", n.udpPort, n.udpPort+udpPorts-1),
 	}
 	if !n.opts.BinaryDefaults {
 		// The image's /etc/neko/neko.yaml sets both (image-config.yml).
@@ -206,6 +210,8 @@ func (n *Neko) env() []string {
 			"NEKO_SESSION_IMPLICIT_HOSTING="+b(st.ImplicitHosting),
 			"NEKO_SESSION_COOKIE_ENABLED="+b(n.opts.Cookies))
 	}
+	// Last wins for a repeated key (os/exec).
+	env = append(env, n.opts.Env...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "NEKO_") && !strings.HasPrefix(kv, "DISPLAY=") && !strings.HasPrefix(kv, "HOME=") {
 			env = append(env, kv)

@@ -86,6 +86,10 @@ type Options struct {
 	// take their flag defaults, both true (server/internal/config/session.go).
 	// Settings.ImplicitHosting and Cookies are then ignored.
 	BinaryDefaults bool
+	// Env adds NEKO_* variables to real neko's environment, after the
+	// ones set here, so that they override them (e.g. a wrong
+	// NEKO_WEBRTC_NAT1TO1 to see WebRTC fail). nekotest ignores it.
+	Env []string
 }
 
 // Server is a neko server a test can start, stop, restart, pause and change

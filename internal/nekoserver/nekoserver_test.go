@@ -3,6 +3,8 @@ package nekoserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -127,5 +129,33 @@ func TestPause(t *testing.T) {
 func TestNewUnknownKind(t *testing.T) {
 	if _, err := New(context.Background(), "mongoose", Options{}); err == nil || !strings.Contains(err.Error(), "unknown kind") {
 		t.Fatalf("New(mongoose): %v", err)
+	}
+}
+
+// Real neko's WebRTC ports: a range nothing holds, and an address a peer on
+// this machine reaches (neko/viewer's tests connect through them).
+func TestWebRTCPortsAndAddress(t *testing.T) {
+	base, err := freeUDPRange(udpPorts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := base; p < base+udpPorts; p++ {
+		pc, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Fatalf("port %d of the range %d-%d is taken: %v", p, base, base+udpPorts-1, err)
+		}
+		pc.Close()
+	}
+	ip := net.ParseIP(iceAddress())
+	if ip == nil || ip.To4() == nil {
+		t.Fatalf("iceAddress %q is no IPv4 address", iceAddress())
+	}
+	if !ip.IsLoopback() {
+		// It must be one of ours, or no local peer could reach neko.
+		pc, err := net.ListenPacket("udp4", ip.String()+":0")
+		if err != nil {
+			t.Fatalf("iceAddress %s is not an address of this machine: %v", ip, err)
+		}
+		pc.Close()
 	}
 }
