@@ -629,7 +629,9 @@ func TestControlPaneStates(t *testing.T) {
 		{func(s *codrive.Status) {}, []string{"host     automation · codrive", "auto     running", "pending  1: alice 12s", "since    09:58:45, 1m15s ago"}},
 		{func(s *codrive.Status) { s.Go, s.Gate = false, codrive.GateYielding }, []string{"auto     yielding"}},
 		{func(s *codrive.Status) { s.Paused, s.Go, s.Gate = true, false, codrive.GatePaused }, []string{"auto     paused"}},
-		{func(s *codrive.Status) { s.Paused, s.Go, s.Handoff, s.Gate = true, false, "captcha", codrive.GateHandoff }, []string{"auto     handoff: captcha"}},
+		{func(s *codrive.Status) {
+			s.Paused, s.Go, s.Handoff, s.Gate = true, false, "captcha", codrive.GateHandoff
+		}, []string{"auto     handoff: captcha"}},
 		{func(s *codrive.Status) {
 			s.State, s.Host, s.HostName, s.Go, s.Pending, s.Gate = codrive.StateHuman, "alice-x1Y2z", "alice", false, nil, codrive.GateWaiting
 		}, []string{"host     human · alice (alice-x1Y2z)", "auto     waiting for control", "pending  none"}},
