@@ -65,7 +65,7 @@ func BenchmarkHandoff(b *testing.B) {
 	// codrive
 	cfg := testConfig(srv, PolicyYield)
 	cfg.ReclaimAfter = time.Millisecond
-	arb, err := Connect(ctx, cfg)
+	arb, err := connectWithDefaults(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/codrive/codrive/codrive"
-	"github.com/codrive/codrive/codrive/smoke"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/smoke"
 )
 
 func smokeCommand() *cli.Command {
@@ -37,7 +37,7 @@ codrive host and the original settings. Use an admin password (--password / CODR
 			}
 			log, err := newLogger(c)
 			if err != nil {
-				return cli.Exit(err.Error(), codrive.ExitUsage)
+				return cli.Exit(err.Error(), exitcode.Usage)
 			}
 			ctx, stop := signalContext(c.App.ErrWriter)
 			defer stop()
@@ -61,7 +61,7 @@ codrive host and the original settings. Use an admin password (--password / CODR
 				}
 			}
 			if !r.Passed {
-				return cli.Exit("", codrive.ExitFailure)
+				return cli.Exit("", exitcode.Failure)
 			}
 			return nil
 		},
