@@ -1,15 +1,9 @@
-// Package codrive arbitrates host control of one browser between automation
-// (scripts speaking CDP) and people (neko viewers). The Arbiter holds a neko
-// session, derives who drives from neko's own events, applies a policy when a
-// person asks for control, and exposes a gate that automation passes before
-// it acts.
 package codrive
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -17,92 +11,17 @@ import (
 	"time"
 
 	"github.com/codrive/codrive/internal/pubsub"
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 )
 
-// Config configures an Arbiter. Only NekoURL, User and Password are
-// required.
-type Config struct {
-	NekoURL  string
-	User     string
-	Password string
-	// Cookies logs in in neko's cookie mode (session.cookie.enabled).
-	Cookies bool
-
-	Policy Policy
-	// ReclaimAfter is how long the room must stay without a host, after a
-	// person released it, before automation takes control back. Default 2s.
-	ReclaimAfter time.Duration
-	// NoReclaim leaves control with people once a person had it, until
-	// Resume or Acquire.
-	NoReclaim bool
-	// StepTimeout bounds how long finish-step waits for the step in flight.
-	// Default 30s.
-	StepTimeout time.Duration
-	// IdleRelease releases control after this long without automation
-	// activity; 0 never releases.
-	IdleRelease time.Duration
-	// RequestInterval is how often Acquire repeats its request to a person
-	// who holds control, and how soon a failed REST call is retried.
-	// Default 5s.
-	RequestInterval time.Duration
-	// HandoffTimeout bounds every Handoff, whatever its context. Default
-	// 15m.
-	HandoffTimeout time.Duration
-	// Takeover lets Acquire take control from a person (admin login only).
-	Takeover bool
-	// OpTimeout bounds each REST call codrive makes on its own. Default 10s.
-	OpTimeout time.Duration
-	// Conn tunes the neko WebSocket (reconnect backoff, liveness).
-	Conn neko.ConnOptions
-	// HTTPClient is used for neko's REST API; nil uses the neko default.
-	HTTPClient *neko.Options
-	Logger     *slog.Logger
-}
-
-func (c *Config) defaults() error {
-	if c.NekoURL == "" {
-		return errors.New("codrive: neko URL is required")
-	}
-	if c.User == "" {
-		return errors.New("codrive: neko user is required")
-	}
-	if c.Policy == "" {
-		c.Policy = PolicyYield
-	}
-	if _, err := ParsePolicy(string(c.Policy)); err != nil {
-		return fmt.Errorf("codrive: %w", err)
-	}
-	setDefault(&c.ReclaimAfter, 2*time.Second)
-	setDefault(&c.StepTimeout, 30*time.Second)
-	setDefault(&c.RequestInterval, 5*time.Second)
-	setDefault(&c.HandoffTimeout, 15*time.Minute)
-	setDefault(&c.OpTimeout, 10*time.Second)
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if c.Conn.Logger == nil {
-		c.Conn.Logger = c.Logger
-	}
-	return nil
-}
-
-func setDefault(d *time.Duration, v time.Duration) {
-	if *d == 0 {
-		*d = v
-	}
-}
-
-// ErrClosed is returned by calls on an Arbiter that is closing or closed.
-var ErrClosed = errors.New("codrive: arbiter closed")
-
-// Arbiter holds codrive's neko session and decides, at every moment, whether
+// arbiter holds codrive's neko session and decides, at every moment, whether
 // automation may drive the browser. The decisions are the rule's (rule.go);
-// the Arbiter is its one owner: a single goroutine feeds it neko's events,
+// the arbiter is its one owner: a single goroutine feeds it neko's events,
 // callers' requests, REST results and wake-ups, in order, and carries out
-// what it asks for. Nothing else changes its state.
-type Arbiter struct {
-	cfg    Config
+// what it asks for. Nothing else changes its state. A Session wraps one.
+type arbiter struct {
+	cfg    Options
 	log    *slog.Logger
 	client *neko.Client
 	conn   *neko.Conn
@@ -141,21 +60,11 @@ type envelope struct {
 	reply chan error
 }
 
-// Connect logs in to neko, opens the WebSocket and starts arbitrating. It
-// does not take control: call Acquire, or Wait before each action.
-func Connect(ctx context.Context, cfg Config) (*Arbiter, error) {
-	if err := cfg.defaults(); err != nil {
-		return nil, err
-	}
-	var opts neko.Options
-	if cfg.HTTPClient != nil {
-		opts = *cfg.HTTPClient
-	}
-	opts.Cookies = cfg.Cookies
-	if opts.Logger == nil {
-		opts.Logger = cfg.Logger
-	}
-	client, err := neko.NewClient(cfg.NekoURL, opts)
+// connect logs in to neko, opens the WebSocket and starts arbitrating. It
+// does not take control: Acquire does, or Begin when automation acts. cfg
+// has its defaults already.
+func connect(ctx context.Context, cfg Options) (*arbiter, error) {
+	client, err := neko.NewClient(cfg.NekoURL, neko.Options{HTTPClient: cfg.HTTPClient, Cookies: cfg.Cookies, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +76,7 @@ func Connect(ctx context.Context, cfg Config) (*Arbiter, error) {
 		_ = client.Logout(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("codrive: policy %s changes room settings and needs an admin login; user %q is not admin", cfg.Policy, cfg.User)
 	}
-	conn, err := client.Connect(ctx, cfg.Conn)
+	conn, err := client.Connect(ctx, cfg.conn)
 	if err != nil {
 		_ = client.Logout(context.WithoutCancel(ctx))
 		return nil, err
@@ -175,8 +84,8 @@ func Connect(ctx context.Context, cfg Config) (*Arbiter, error) {
 	return newArbiter(cfg, client, conn, login.Profile.IsAdmin), nil
 }
 
-func newArbiter(cfg Config, client *neko.Client, conn *neko.Conn, admin bool) *Arbiter {
-	a := &Arbiter{
+func newArbiter(cfg Options, client *neko.Client, conn *neko.Conn, admin bool) *arbiter {
+	a := &arbiter{
 		cfg: cfg, log: cfg.Logger, client: client, conn: conn, admin: admin,
 		in:       make(chan envelope, 64),
 		quit:     make(chan struct{}),
@@ -185,7 +94,7 @@ func newArbiter(cfg Config, client *neko.Client, conn *neko.Conn, admin bool) *A
 		closeErr: make(chan error, 1),
 		rule: newRule(ruleConfig{
 			Policy: cfg.Policy, Admin: admin, ReclaimAfter: cfg.ReclaimAfter, NoReclaim: cfg.NoReclaim,
-			StepTimeout: cfg.StepTimeout, IdleRelease: cfg.IdleRelease, RequestInterval: cfg.RequestInterval,
+			StepTimeout: cfg.StepTimeout, IdleRelease: cfg.IdleRelease, RequestInterval: cfg.requestInterval,
 			HandoffTimeout: cfg.HandoffTimeout, Takeover: cfg.Takeover,
 		}),
 	}
@@ -207,7 +116,7 @@ func newArbiter(cfg Config, client *neko.Client, conn *neko.Conn, admin bool) *A
 }
 
 // loop is the one goroutine that owns the rule.
-func (a *Arbiter) loop(nekoEvents <-chan neko.Event) {
+func (a *arbiter) loop(nekoEvents <-chan neko.Event) {
 	defer close(a.quit)
 	for {
 		select {
@@ -234,7 +143,7 @@ func (a *Arbiter) loop(nekoEvents <-chan neko.Event) {
 }
 
 // apply runs one input through the rule and carries out its effects.
-func (a *Arbiter) apply(in input) {
+func (a *arbiter) apply(in input) {
 	for _, e := range a.rule.step(time.Now(), in) {
 		switch e := e.(type) {
 		case effREST:
@@ -276,14 +185,14 @@ func (a *Arbiter) apply(in input) {
 }
 
 // post hands an input to the loop unless it has ended.
-func (a *Arbiter) post(env envelope) {
+func (a *arbiter) post(env envelope) {
 	select {
 	case a.in <- env:
 	case <-a.quit:
 	}
 }
 
-func (a *Arbiter) publish(s Status) {
+func (a *arbiter) publish(s Status) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if sameStatus(a.status, s) {
@@ -304,7 +213,7 @@ func sameStatus(x, y Status) bool {
 // call sends an input that expects an answer and waits for it. When ctx
 // ends first the rule is told (inCancel) and its answer returned: it may
 // say more than ctx's error (a handoff says how far it got).
-func (a *Arbiter) call(ctx context.Context, mk func(callID) input) (callID, error) {
+func (a *arbiter) call(ctx context.Context, mk func(callID) input) (callID, error) {
 	id := callID(a.nextCall.Add(1))
 	reply := make(chan error, 1)
 	select {
@@ -333,7 +242,7 @@ func (a *Arbiter) call(ctx context.Context, mk func(callID) input) (callID, erro
 // callNow is call for an input the rule answers in the same step (Begin):
 // it needs no context, and an ended one must not stop it from asking.
 // Its reply channels are reused: it runs for every proxied command.
-func (a *Arbiter) callNow(mk func(callID) input) (callID, error) {
+func (a *arbiter) callNow(mk func(callID) input) (callID, error) {
 	id := callID(a.nextCall.Add(1))
 	reply, _ := a.replies.Get().(chan error)
 	if reply == nil {
@@ -355,7 +264,7 @@ func (a *Arbiter) callNow(mk func(callID) input) (callID, error) {
 
 // --- neko events as the rule's inputs ----------------------------------------
 
-func (a *Arbiter) translate(ev neko.Event) []input {
+func (a *arbiter) translate(ev neko.Event) []input {
 	switch p := ev.Payload.(type) {
 	case *neko.SystemInit:
 		in := inInit{Self: p.SessionID, Host: hostOf(p.ControlHost), Settings: roomSettingsOf(p.Settings),
@@ -432,8 +341,8 @@ func describeConnState(prefix string, cs *neko.ConnState) string {
 
 // --- Effects -----------------------------------------------------------------
 
-func (a *Arbiter) runREST(e effREST) restResult {
-	ctx, cancel := context.WithTimeout(a.opCtx, a.cfg.OpTimeout)
+func (a *arbiter) runREST(e effREST) restResult {
+	ctx, cancel := context.WithTimeout(a.opCtx, a.cfg.opTimeout)
 	defer cancel()
 	res := restResult{Op: e.Op}
 	switch e.Kind {
@@ -461,58 +370,16 @@ func (a *Arbiter) runREST(e effREST) restResult {
 		}
 		res.Err = a.client.TakeControl(ctx)
 	case opLock:
-		res.Before, res.Declined, res.Err = a.lock(ctx, e.Self)
+		res.Before, res.Declined, res.Err = roomlock.Lock(ctx, a.client, e.Self, a.cfg.User, time.Now())
 	case opRestore:
-		res.Err = a.restore(ctx, e.Want)
+		res.Err = roomlock.Restore(ctx, a.client, e.Want)
 	}
 	res.Permanent = errors.Is(res.Err, neko.ErrForbidden) || errors.Is(res.Err, neko.ErrNotAdmin) ||
 		errors.Is(res.Err, neko.ErrControlsLocked) || errors.Is(res.Err, neko.ErrUnauthorized)
 	return res
 }
 
-// lock reads the room's settings and locks it, recording in the lease what
-// it was before. A lease already there tells the truth about "before": its
-// own (a re-lock after a reconnect) or a gone codrive's; a live codrive's
-// lock is left alone (Declined names it).
-func (a *Arbiter) lock(ctx context.Context, self string) (*lockSettings, string, error) {
-	cur, err := a.client.Settings(ctx)
-	if err != nil {
-		return nil, "", fmt.Errorf("read room settings: %w", err)
-	}
-	before := lockSettings{LockedControls: cur.LockedControls, ImplicitHosting: cur.ImplicitHosting}
-	if l, _ := leaseOf(cur); l != nil {
-		if l.Owner != self {
-			sessions, err := a.client.Sessions(ctx)
-			if err != nil {
-				return nil, "", fmt.Errorf("read sessions: %w", err)
-			}
-			for _, s := range sessions {
-				if s.ID == l.Owner && s.State.IsConnected {
-					return nil, describeHost(s.ID, s.Profile.Name), nil
-				}
-			}
-		}
-		before = l.Before // it knows the room before any codrive locked it
-	}
-	l := lockLease{Owner: self, User: a.cfg.User, Before: before, Since: time.Now().UTC()}
-	if err := a.client.UpdateSettings(ctx, lockPatch(l)); err != nil {
-		return nil, "", fmt.Errorf("lock controls: %w", err)
-	}
-	return &before, "", nil
-}
-
-// restore puts back the settings before a lock (see restoreOnto) and clears
-// the lease.
-func (a *Arbiter) restore(ctx context.Context, before *lockSettings) error {
-	cur, err := a.client.Settings(ctx)
-	if err != nil {
-		return fmt.Errorf("read room settings: %w", err)
-	}
-	now := lockSettings{LockedControls: cur.LockedControls, ImplicitHosting: cur.ImplicitHosting}
-	return a.client.UpdateSettings(ctx, restorePatch(now, before))
-}
-
-func (a *Arbiter) send(e effSend) {
+func (a *arbiter) send(e effSend) {
 	var err error
 	if e.To == "" {
 		err = a.conn.SendBroadcast("codrive", e.Body)
@@ -527,12 +394,12 @@ func (a *Arbiter) send(e effSend) {
 // shutdown closes the socket cleanly (neko clears a host at once on a normal
 // close, instead of after its 5 s grace) and logs out, once the rule has
 // undone what codrive changed.
-func (a *Arbiter) shutdown(e effShutdown) {
+func (a *arbiter) shutdown(e effShutdown) {
 	errs := []error{e.Err}
 	if err := a.conn.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close neko socket: %w", err))
 	}
-	ctx, cancel := context.WithTimeout(a.opCtx, a.cfg.OpTimeout)
+	ctx, cancel := context.WithTimeout(a.opCtx, a.cfg.opTimeout)
 	defer cancel()
 	if err := a.client.Logout(ctx); err != nil && !errors.Is(err, neko.ErrUnauthorized) {
 		errs = append(errs, fmt.Errorf("logout: %w", err))
@@ -542,7 +409,7 @@ func (a *Arbiter) shutdown(e effShutdown) {
 
 // finish ends the loop: the Close caller gets its answer, pending calls get
 // ErrClosed, and subscribers see their channels close.
-func (a *Arbiter) finish(err error) {
+func (a *arbiter) finish(err error) {
 	a.wake.Stop()
 	a.opCancel()
 	for id, ch := range a.calls {

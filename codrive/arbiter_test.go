@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,26 +28,26 @@ func newNeko(t *testing.T, settings *neko.Settings) *nekotest.Server {
 	return srv
 }
 
-func testConfig(srv *nekotest.Server, policy Policy) Config {
-	return Config{
+func testConfig(srv *nekotest.Server, policy Policy) Options {
+	return Options{
 		NekoURL:         srv.URL,
 		User:            "codrive",
 		Password:        "admin",
 		Policy:          policy,
 		ReclaimAfter:    50 * time.Millisecond,
-		RequestInterval: 100 * time.Millisecond,
+		requestInterval: 100 * time.Millisecond,
 		StepTimeout:     5 * time.Second,
-		Conn:            neko.ConnOptions{ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, LivenessTimeout: 2 * time.Second},
+		conn:            neko.ConnOptions{ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, LivenessTimeout: 2 * time.Second},
 	}
 }
 
 // startArbiter connects an arbiter and subscribes to its events before
 // anything else happens, so tests see every event.
-func startArbiter(t *testing.T, cfg Config) (*Arbiter, <-chan Event) {
+func startArbiter(t *testing.T, cfg Options) (*arbiter, <-chan Event) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	a, err := Connect(ctx, cfg)
+	a, err := connectWithDefaults(ctx, cfg)
 	if err != nil {
 		t.Fatalf("connect arbiter: %v", err)
 	}
@@ -62,6 +61,15 @@ func startArbiter(t *testing.T, cfg Config) (*Arbiter, <-chan Event) {
 		unsub()
 	})
 	return a, evs
+}
+
+// connectWithDefaults is connect as Attach calls it: on checked options.
+func connectWithDefaults(ctx context.Context, cfg Options) (*arbiter, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, cfg)
 }
 
 // person is a viewer of the room: its own neko session and socket.
@@ -151,7 +159,7 @@ func isState(s State) func(Event) bool {
 	return func(ev Event) bool { return ev.Kind == "state" && ev.Status.State == s }
 }
 
-func acquire(t *testing.T, a *Arbiter, srv *nekotest.Server) {
+func acquire(t *testing.T, a *arbiter, srv *nekotest.Server) {
 	t.Helper()
 	if err := a.Acquire(ctxT(t)); err != nil {
 		t.Fatalf("acquire: %v", err)
@@ -163,7 +171,7 @@ func acquire(t *testing.T, a *Arbiter, srv *nekotest.Server) {
 
 // gateBlocked asserts that Wait does not pass now: with an already-expired
 // context, Wait returns nil only if the gate is open.
-func gateBlocked(t *testing.T, a *Arbiter) error {
+func gateBlocked(t *testing.T, a *arbiter) error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -336,7 +344,7 @@ func TestPolicyHoldKeepsControlAndTellsThePerson(t *testing.T) {
 	}
 	nextEvent(t, evs, "bob's request", func(ev Event) bool { return ev.Kind == "request" && ev.Actor == bob.id() })
 	// A broadcast from codrive marks the end of what it sent before.
-	if err := a.Conn().SendBroadcast("marker", "end"); err != nil {
+	if err := a.conn.SendBroadcast("marker", "end"); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -393,7 +401,7 @@ func TestPolicyLockedNeedsAdmin(t *testing.T) {
 	srv := newNeko(t, nil)
 	cfg := testConfig(srv, PolicyLocked)
 	cfg.Password = "neko"
-	_, err := Connect(ctxT(t), cfg)
+	_, err := connectWithDefaults(ctxT(t), cfg)
 	if err == nil || !strings.Contains(err.Error(), "admin") {
 		t.Fatalf("want an admin error, got %v", err)
 	}
@@ -647,27 +655,24 @@ func TestConnectErrors(t *testing.T) {
 	srv := newNeko(t, nil)
 	cfg := testConfig(srv, PolicyYield)
 	cfg.Password = "s3cr3t-pw"
-	_, err := Connect(ctxT(t), cfg)
+	_, err := connectWithDefaults(ctxT(t), cfg)
 	if !errors.Is(err, neko.ErrUnauthorized) || !strings.Contains(err.Error(), `"codrive"`) || strings.Contains(err.Error(), cfg.Password) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if ExitCodeFor(err) != ExitAuth {
-		t.Fatalf("exit code %d", ExitCodeFor(err))
-	}
 	cfg = testConfig(srv, PolicyYield)
 	cfg.NekoURL = "http://127.0.0.1:1"
-	_, err = Connect(ctxT(t), cfg)
-	if !errors.Is(err, neko.ErrUnreachable) || ExitCodeFor(err) != ExitUnreachable {
+	_, err = connectWithDefaults(ctxT(t), cfg)
+	if !errors.Is(err, neko.ErrUnreachable) {
 		t.Fatalf("unreachable: %v", err)
 	}
 	cfg = testConfig(srv, "sometimes")
-	if _, err := Connect(ctxT(t), cfg); err == nil || !strings.Contains(err.Error(), "unknown policy") {
+	if _, err := connectWithDefaults(ctxT(t), cfg); err == nil || !strings.Contains(err.Error(), "unknown policy") {
 		t.Fatalf("bad policy: %v", err)
 	}
 }
 
 func TestParsePolicy(t *testing.T) {
-	for _, p := range Policies {
+	for _, p := range Policies() {
 		if got, err := ParsePolicy(string(p)); err != nil || got != p {
 			t.Fatalf("%s: %v %v", p, got, err)
 		}
@@ -675,22 +680,6 @@ func TestParsePolicy(t *testing.T) {
 	if _, err := ParsePolicy("YIELD"); err == nil {
 		t.Fatal("policies are case-sensitive")
 	}
-}
-
-func ExampleArbiter_Do() {
-	ctx := context.Background()
-	a, err := Connect(ctx, Config{NekoURL: "http://127.0.0.1:8080", User: "bot", Password: "neko"})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer a.Close(ctx)
-	// Each step waits until codrive hosts; a person asking for control
-	// pauses the next step, not the one in flight (policy finish-step).
-	_ = a.Do(ctx, func(ctx context.Context) error {
-		// drive the page here, e.g. chromedp.Run(...)
-		return nil
-	})
 }
 
 func TestOperatorGiveAndTake(t *testing.T) {

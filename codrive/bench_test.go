@@ -65,7 +65,7 @@ func BenchmarkHandoff(b *testing.B) {
 	// codrive
 	cfg := testConfig(srv, PolicyYield)
 	cfg.ReclaimAfter = time.Millisecond
-	arb, err := Connect(ctx, cfg)
+	arb, err := connectWithDefaults(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -159,9 +159,9 @@ func percentiles(ds []time.Duration) (p50, p99 time.Duration) {
 func BenchmarkGateStep(b *testing.B) {
 	srv := nekotest.NewServer(nekotest.Options{})
 	defer srv.Close()
-	cfg := Config{NekoURL: srv.URL, User: "codrive", Password: "admin", IdleRelease: 30 * time.Second}
+	cfg := Options{NekoURL: srv.URL, User: "codrive", Password: "admin", IdleRelease: 30 * time.Second}
 	ctx := context.Background()
-	a, err := Connect(ctx, cfg)
+	a, err := connectWithDefaults(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,19 +8,19 @@ import (
 	"github.com/codrive/codrive/internal/pubsub"
 )
 
-// controller lets the CDP proxy gate scripts on the Arbiter: every acting
-// command passes Arbiter.Begin, which waits for the gate and counts it as a
-// step in flight (finish-step, idle release) until Chromium answers it, and
-// Codrive.getState / Codrive.handoff / stateChanged speak the Arbiter's
-// state. It stays thin: the gate is the Arbiter's.
+// controller lets the CDP proxy gate scripts on the arbiter: every acting
+// command passes the arbiter's begin, which waits for the gate and counts
+// it as a step in flight (finish-step, idle release) until Chromium answers
+// it, and Codrive.getState / Codrive.handoff / stateChanged speak the
+// arbiter's state. It stays thin: the gate is the arbiter's.
 type controller struct {
-	a    *Arbiter
+	a    *arbiter
 	hub  pubsub.Hub[cdpproxy.Status]
 	stop func()
 	wg   sync.WaitGroup
 }
 
-func newController(a *Arbiter) *controller {
+func newController(a *arbiter) *controller {
 	c := &controller{a: a}
 	evs, cancel := a.Subscribe()
 	c.stop = cancel

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -180,14 +181,15 @@ func newRealRun(t *testing.T, chromiumURL string, seed uint64) *realRun {
 		}
 	}()
 
-	policy := Policies[rng.IntN(len(Policies))]
+	policy := Policies()[rng.IntN(len(Policies()))]
 	cfg := testConfig(srv, policy)
 	cfg.ReclaimAfter = time.Duration(1+rng.IntN(30)) * time.Millisecond
 	if rng.IntN(3) == 0 {
 		cfg.IdleRelease = 200 * time.Millisecond
 	}
 	tab := sharedChromium(t).NewTabT(t, "about:blank")
-	s, err := Attach(ctxT(t), Options{Config: cfg, CDPURL: w.rec.URL, Target: tab, Listen: "127.0.0.1:0", HoldTimeout: testTimeout})
+	cfg.CDPURL, cfg.Target, cfg.Listen, cfg.HoldTimeout = w.rec.URL, tab, "127.0.0.1:0", testTimeout
+	s, err := Attach(ctxT(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +372,7 @@ func (w *realRun) check() {
 		t.Fatal("I5: codrive still hosts after Close")
 	}
 	if st.Settings.LockedControls != w.before.LockedControls || st.Settings.ImplicitHosting != w.before.ImplicitHosting ||
-		st.Settings.Plugins[LeaseKey] != nil {
+		st.Settings.Plugins[roomlock.Key] != nil {
 		t.Fatalf("I5: settings after Close %+v, before %+v", st.Settings, w.before)
 	}
 	if len(w.rec.marked(w.marker)) == 0 || !strings.Contains(w.marker, "mark") {

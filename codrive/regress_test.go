@@ -111,7 +111,7 @@ func TestFrozenNekoDoesNotEndCodrive(t *testing.T) {
 			t.Parallel()
 			srv := newNeko(t, nil)
 			cfg := testConfig(srv, PolicyYield)
-			cfg.Conn = neko.ConnOptions{LivenessTimeout: 300 * time.Millisecond, InitTimeout: 200 * time.Millisecond,
+			cfg.conn = neko.ConnOptions{LivenessTimeout: 300 * time.Millisecond, InitTimeout: 200 * time.Millisecond,
 				ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond}
 			a, evs := startArbiter(t, cfg)
 			acquire(t, a, srv)

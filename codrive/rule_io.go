@@ -2,6 +2,8 @@ package codrive
 
 import (
 	"time"
+
+	"github.com/codrive/codrive/internal/roomlock"
 )
 
 // The vocabulary of the rule (rule.go): what goes in and what comes out.
@@ -28,16 +30,16 @@ type sessionInfo struct {
 }
 
 // lockSettings are the two room settings policy locked changes.
-type lockSettings struct {
-	LockedControls  bool `json:"locked_controls"`
-	ImplicitHosting bool `json:"implicit_hosting"`
-}
+type lockSettings = roomlock.Settings
+
+// lockLease is codrive's lock record in the room.
+type lockLease = roomlock.Lease
 
 // roomSettings is the part of neko's room settings the rule reads.
 type roomSettings struct {
 	lockSettings
 	// Lease is codrive's lock record in the room (plugin setting
-	// codrive.lock), nil when there is none. See lease.go.
+	// codrive.lock), nil when there is none. See internal/roomlock.
 	Lease *lockLease
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -131,7 +132,7 @@ type sim struct {
 
 func newSim(seed uint64, verbose bool) *sim {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	policy := Policies[rng.IntN(len(Policies))]
+	policy := Policies()[rng.IntN(len(Policies()))]
 	cfg := ruleConfig{
 		Policy:          policy,
 		Admin:           policy == PolicyLocked || rng.IntN(2) == 0,
@@ -314,7 +315,7 @@ func (w *sim) apply(op *simOp) {
 		}
 		w.setSettings(self, lockSettings{LockedControls: true}, &lockLease{Owner: self, Before: before, Since: w.now}, false)
 	case opRestore:
-		w.setSettings(self, restoreOnto(w.settings, op.e.Want), nil, true)
+		w.setSettings(self, roomlock.RestoreOnto(w.settings, op.e.Want), nil, true)
 	}
 	op.res = res
 }
@@ -842,7 +843,7 @@ func (w *sim) checkClosed() error {
 	// (a dead codrive's, or this one's when neko would not answer).
 	eventual := w.settings
 	if w.lease != nil {
-		eventual = restoreOnto(w.settings, &w.lease.Before)
+		eventual = roomlock.RestoreOnto(w.settings, &w.lease.Before)
 		if w.lease.Owner == w.self && w.shutdown.Err == nil {
 			return fmt.Errorf("I5: closed without error, own lock record left behind: %+v", w.lease)
 		}

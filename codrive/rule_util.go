@@ -151,13 +151,6 @@ func (r *rule) describe(id string) string { return describeHost(id, r.name(id)) 
 
 func locked(s lockSettings) bool { return s.LockedControls && !s.ImplicitHosting }
 
-func (s *lockSettings) String() string {
-	if s == nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("locked_controls=%v, implicit_hosting=%v", s.LockedControls, s.ImplicitHosting)
-}
-
 func wrapErr(op string, err error) error {
 	if err == nil {
 		return nil

@@ -13,40 +13,15 @@ import (
 	"github.com/codrive/codrive/internal/pubsub"
 )
 
-// Options configures Attach: the neko side (Config) and the browser side.
-type Options struct {
-	Config
-	// CDPURL is Chromium's debugging endpoint, e.g. http://127.0.0.1:9222.
-	CDPURL string
-	// Target selects the tab: "" for the first page, a target id, or a URL
-	// substring.
-	Target string
-	// ReattachMin and ReattachMax bound the backoff between attempts to
-	// attach again after Chromium went away. Defaults 500ms and 10s.
-	ReattachMin, ReattachMax time.Duration
+// ErrClosed is returned by calls on a Session that is closing or closed.
+var ErrClosed = errors.New("codrive: session closed")
 
-	// Listen, if set, starts the CDP gating proxy on this address (e.g.
-	// 127.0.0.1:9223, or 127.0.0.1:0 for a free port). Scripts connect to it
-	// instead of Chromium; their acting commands wait while a person drives.
-	Listen string
-	// Token is required by the proxy on a non-loopback Listen address.
-	Token string
-	// HoldTimeout fails a held command after this long; default 10m.
-	HoldTimeout time.Duration
-	// LogCDP logs proxied message bodies (they carry page data: off by
-	// default).
-	LogCDP bool
-	// MaxMessage bounds one CDP message from a script, in bytes; default
-	// cdpproxy.DefaultMaxMessage (see cdpproxy.Options.MaxMessage).
-	MaxMessage int64
-}
-
-// Session is one codrive process's work: an Arbiter on the neko side and an
-// attachment to the browser's tab on the other. Its events are the
-// arbiter's, plus "page" (the tab's URL or title changed) and "browser"
-// (Chromium went away or came back), each carrying the tab's PageInfo.
+// Session is codrive at work on one room: a neko session that arbitrates
+// host control, attached to the browser's tab, with the CDP proxy if
+// Options.Listen asked for it. Attach makes one; Close ends it. Its methods
+// are safe for concurrent use.
 type Session struct {
-	*Arbiter
+	arb  *arbiter
 	opts Options
 
 	ctx    context.Context
@@ -57,39 +32,43 @@ type Session struct {
 	proxy *cdpproxy.Proxy
 	ctrl  *controller
 
-	mu      sync.Mutex
-	page    *cdp.Page
-	info    PageInfo
-	browser cdp.Version
+	closeOnce sync.Once
+
+	mu   sync.Mutex
+	page *cdp.Page
+	info PageInfo
 }
 
-// Attach attaches to the browser's existing tab (it never opens one) and to
-// neko. Chromium is tried first so a missing debugging port fails fast,
-// before any neko session exists.
+// Attach starts codrive: it attaches to the browser's existing tab (it never
+// opens one), logs in to neko, opens its WebSocket and, with Options.Listen,
+// starts the CDP proxy. It does not take control yet: automation asks for it
+// when it first acts (Begin, Do, Wait, or a script's acting command through
+// the proxy), or Acquire asks at once.
+//
+// Chromium is tried first, so a missing debugging port fails fast, before
+// any neko session exists. The error wraps neko.ErrUnauthorized when neko
+// refused the login, neko.ErrUnreachable or cdp.ErrNoEndpoint when a side
+// did not answer. ctx bounds Attach only; the session lives until Close.
 func Attach(ctx context.Context, opts Options) (*Session, error) {
-	if opts.CDPURL == "" {
-		return nil, errors.New("codrive: CDP URL is required")
-	}
-	if err := opts.Config.defaults(); err != nil {
-		return nil, err
-	}
-	if opts.ReattachMin <= 0 {
-		opts.ReattachMin = 500 * time.Millisecond
-	}
-	if opts.ReattachMax <= 0 {
-		opts.ReattachMax = 10 * time.Second
-	}
-	page, err := cdp.Attach(ctx, opts.CDPURL, cdp.AttachOptions{Target: opts.Target, Logger: opts.Logger})
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	arb, err := Connect(ctx, opts.Config)
+	var page *cdp.Page
+	if opts.CDPURL != "" {
+		if page, err = cdp.Attach(ctx, opts.CDPURL, cdp.AttachOptions{Target: opts.Target, Logger: opts.Logger}); err != nil {
+			return nil, err
+		}
+	}
+	arb, err := connect(ctx, opts)
 	if err != nil {
-		_ = page.Detach()
+		if page != nil {
+			_ = page.Detach()
+		}
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	s := &Session{Arbiter: arb, opts: opts, ctx: sctx, cancel: cancel}
+	s := &Session{arb: arb, opts: opts, ctx: sctx, cancel: cancel}
 	if opts.Listen != "" {
 		ep, _ := cdp.ParseEndpoint(opts.CDPURL) // parsed fine: Attach succeeded
 		s.ctrl = newController(arb)
@@ -105,9 +84,11 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 			return nil, fmt.Errorf("codrive: CDP proxy: %w", err)
 		}
 	}
-	s.setPage(page)
+	if page != nil {
+		s.setPage(page)
+	}
 	evs, unsub := arb.Subscribe()
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer unsub()
@@ -115,50 +96,22 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 			s.publish(ev)
 		}
 	}()
-	go func() {
-		defer s.wg.Done()
-		s.followBrowser(page)
-	}()
+	if page != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.followBrowser(page)
+		}()
+	}
 	return s, nil
 }
 
-// ProxyURL is the CDP proxy's HTTP endpoint (e.g. http://127.0.0.1:9223),
-// or "" without Options.Listen. Point Playwright's ConnectOverCDP or
-// chromedp's remote allocator at it.
-func (s *Session) ProxyURL() string {
-	if s.proxy == nil {
-		return ""
-	}
-	return s.proxy.URL()
-}
-
-// Proxy is the CDP gating proxy, nil without Options.Listen.
-func (s *Session) Proxy() *cdpproxy.Proxy { return s.proxy }
-
-// Subscribe delivers the session's events from now on, in order, until the
-// session closes or cancel is called.
-func (s *Session) Subscribe() (<-chan Event, func()) { return s.hub.Subscribe() }
-
-// Page is the current tab attachment, nil while Chromium is gone. It changes
-// after a re-attach.
-func (s *Session) Page() *cdp.Page {
+// currentPage is the tab attachment, nil while Chromium is gone (or without
+// a CDP URL). It changes after a re-attach.
+func (s *Session) currentPage() *cdp.Page {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.page
-}
-
-// PageInfo is the tab's last known URL and title.
-func (s *Session) PageInfo() PageInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.info
-}
-
-// Browser is what Chromium's /json/version said at the last attach.
-func (s *Session) Browser() cdp.Version {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.browser
 }
 
 func (s *Session) setPage(p *cdp.Page) {
@@ -171,12 +124,13 @@ func (s *Session) setPage(p *cdp.Page) {
 	}
 	i := p.Info()
 	s.info = PageInfo{TargetID: i.TargetID, URL: i.URL, Title: i.Title, Attached: true}
-	s.browser = *p.Browser()
 }
 
 func (s *Session) publish(ev Event) {
-	info := s.PageInfo()
-	ev.Page = &info
+	if s.opts.CDPURL != "" {
+		info := s.PageInfo()
+		ev.Page = &info
+	}
 	s.hub.Publish(ev)
 }
 
@@ -239,7 +193,7 @@ func (s *Session) followPage(page *cdp.Page) {
 }
 
 func (s *Session) reattach() *cdp.Page {
-	delay := s.opts.ReattachMin
+	delay := s.opts.reattachMin
 	for attempt := 1; ; attempt++ {
 		t := time.NewTimer(jitter(delay))
 		select {
@@ -258,7 +212,7 @@ func (s *Session) reattach() *cdp.Page {
 			return nil
 		}
 		s.opts.Logger.Debug("codrive: re-attach failed", "attempt", attempt, "err", err)
-		delay = min(delay*2, s.opts.ReattachMax)
+		delay = min(delay*2, s.opts.reattachMax)
 	}
 }
 
@@ -267,18 +221,31 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
-// Close ends the session: the arbiter releases control and restores the
-// room (see Arbiter.Close), then the tab is let go, left open.
+// Close ends the session and leaves the room as codrive found it: it closes
+// the proxy (scripts first: nothing may act once codrive lets go), restores
+// every room setting it changed, releases control if it holds it, closes its
+// neko socket with a normal close (so neko clears the host at once rather
+// than after its 5s grace) and logs out; the tab is let go, left open.
+// When ctx ends first, the neko calls still under way are abandoned and
+// Close returns at once with what it has. Calling it again returns nil.
 func (s *Session) Close(ctx context.Context) error {
+	err := ErrClosed
+	s.closeOnce.Do(func() { err = s.close(ctx) })
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+func (s *Session) close(ctx context.Context) error {
 	var err error
 	if s.proxy != nil {
-		// Scripts first: nothing may act once codrive starts letting go.
 		err = s.proxy.Close()
 		s.ctrl.close()
 	}
-	err = errors.Join(err, s.Arbiter.Close(ctx))
+	err = errors.Join(err, s.arb.Close(ctx))
 	s.cancel()
-	if p := s.Page(); p != nil {
+	if p := s.currentPage(); p != nil {
 		if derr := p.Detach(); derr != nil {
 			err = errors.Join(err, fmt.Errorf("detach from the tab: %w", derr))
 		}

@@ -62,9 +62,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func startSession(t *testing.T, c *cdptest.Chromium, cfg Config) (*Session, <-chan Event) {
+func startSession(t *testing.T, c *cdptest.Chromium, cfg Options) (*Session, <-chan Event) {
 	t.Helper()
-	s, err := Attach(ctxT(t), Options{Config: cfg, CDPURL: c.URL, Listen: "127.0.0.1:0", ReattachMin: 50 * time.Millisecond, ReattachMax: 200 * time.Millisecond})
+	cfg.CDPURL, cfg.Listen = c.URL, "127.0.0.1:0"
+	cfg.reattachMin, cfg.reattachMax = 50*time.Millisecond, 200*time.Millisecond
+	s, err := Attach(ctxT(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func startSession(t *testing.T, c *cdptest.Chromium, cfg Config) (*Session, <-ch
 // waitHeld waits until the proxy holds n acting commands.
 func waitHeld(t *testing.T, s *Session, n int64) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d held command(s)", n), func() bool { return s.Proxy().Stats().Held == n })
+	eventually(t, fmt.Sprintf("%d held command(s)", n), func() bool { return s.proxy.Stats().Held == n })
 }
 
 // A chromedp script through the proxy: it acquires control by acting, a
@@ -145,7 +147,7 @@ func TestChromedpThroughProxyWaitsForPerson(t *testing.T) {
 		t.Fatal("the held click never completed")
 	}
 	site.waitClicks(t, 2)
-	if st := s.Proxy().Stats(); st.HeldTotal < 1 || st.Held != 0 {
+	if st := s.proxy.Stats(); st.HeldTotal < 1 || st.Held != 0 {
 		t.Fatalf("proxy stats %+v", st)
 	}
 }
@@ -160,7 +162,7 @@ func TestPlaywrightHandoffThroughProxy(t *testing.T) {
 	site := newClickPage(t)
 	s, evs := startSession(t, c, testConfig(srv, PolicyYield))
 
-	browser, err := s.Playwright(pw)
+	browser, err := pw.Chromium.ConnectOverCDP(s.ProxyURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +237,10 @@ func TestSessionReattachesAfterChromiumRestart(t *testing.T) {
 	}
 	defer c.Close()
 	srv := newNeko(t, nil)
-	s, err := Attach(ctxT(t), Options{Config: testConfig(srv, PolicyYield), CDPURL: c.URL, ReattachMin: 50 * time.Millisecond, ReattachMax: 200 * time.Millisecond})
+	cfg := testConfig(srv, PolicyYield)
+	cfg.CDPURL = c.URL
+	cfg.reattachMin, cfg.reattachMax = 50*time.Millisecond, 200*time.Millisecond
+	s, err := Attach(ctxT(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +270,7 @@ func TestSessionReattachesAfterChromiumRestart(t *testing.T) {
 	if back.Page == nil || !back.Page.Attached {
 		t.Fatalf("back event: %+v", back)
 	}
-	if p := s.Page(); p == nil || p.Info().TargetID == "" {
+	if p := s.currentPage(); p == nil || p.Info().TargetID == "" {
 		t.Fatal("no page after re-attach")
 	}
 }
@@ -276,8 +281,11 @@ func TestScriptHelpersNeedProxy(t *testing.T) {
 	if _, err := s.Chromedp(context.Background()); err != ErrNoProxy {
 		t.Fatalf("Chromedp without proxy: %v", err)
 	}
-	if _, err := s.Playwright(nil); err != ErrNoProxy {
-		t.Fatalf("Playwright without proxy: %v", err)
+	if _, err := s.ProxyWSURL(context.Background()); err != ErrNoProxy {
+		t.Fatalf("ProxyWSURL without proxy: %v", err)
+	}
+	if s.ProxyURL() != "" || s.ProxyStats() != (ProxyStats{}) {
+		t.Fatalf("a session without proxy reports one: %q %+v", s.ProxyURL(), s.ProxyStats())
 	}
 }
 
@@ -355,7 +363,7 @@ type cdpClient struct {
 
 func dialProxy(t *testing.T, s *Session) *cdpClient {
 	t.Helper()
-	ws, err := s.Proxy().BrowserWSURL(ctxT(t))
+	ws, err := s.proxy.BrowserWSURL(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,4 +452,28 @@ func (c *cdpClient) attachPage(t *testing.T) string {
 	}
 	t.Fatal("no page target")
 	return ""
+}
+
+// Bad options are refused before anything connects, each with a reason.
+func TestAttachRefusesBadOptions(t *testing.T) {
+	t.Parallel()
+	ok := Options{NekoURL: "http://127.0.0.1:1", User: "bot"}
+	for _, tc := range []struct {
+		edit func(*Options)
+		want string
+	}{
+		{func(o *Options) { o.NekoURL = "" }, "neko URL is required"},
+		{func(o *Options) { o.User = "" }, "neko user is required"},
+		{func(o *Options) { o.Listen = "127.0.0.1:0" }, "needs a CDP URL"},
+		{func(o *Options) { o.Policy = "sometimes" }, "unknown policy"},
+		{func(o *Options) { o.HoldTimeout = -time.Second }, "HoldTimeout must not be negative"},
+		{func(o *Options) { o.MaxMessage = -1 }, "MaxMessage must not be negative"},
+	} {
+		o := ok
+		tc.edit(&o)
+		s, err := Attach(ctxT(t), o)
+		if s != nil || err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want %q, got %v (session %v)", tc.want, err, s != nil)
+		}
+	}
 }

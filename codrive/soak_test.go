@@ -39,7 +39,8 @@ func TestSoakZeroHoldTurns(t *testing.T) {
 	cfg := testConfig(srv, PolicyYield)
 	cfg.ReclaimAfter = time.Millisecond
 	tab := c.NewTabT(t, "about:blank")
-	s, err := Attach(ctxT(t), Options{Config: cfg, CDPURL: rec.URL, Target: tab, Listen: "127.0.0.1:0", HoldTimeout: time.Minute})
+	cfg.CDPURL, cfg.Target, cfg.Listen, cfg.HoldTimeout = rec.URL, tab, "127.0.0.1:0", time.Minute
+	s, err := Attach(ctxT(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

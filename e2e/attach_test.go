@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/nekoserver"
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -96,7 +96,7 @@ func TestLockedRestoresExactSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !locked.LockedControls || locked.ImplicitHosting || !reflect.DeepEqual(roomOwn(locked).Plugins, initial.Plugins) ||
-			locked.Plugins[codrive.LeaseKey] == nil || locked.HeartbeatInterval != 7 {
+			locked.Plugins[roomlock.Key] == nil || locked.HeartbeatInterval != 7 {
 			t.Fatalf("while locked: %+v", locked)
 		}
 		if code := a.signal(syscall.SIGINT); code != 0 {
@@ -106,7 +106,7 @@ func TestLockedRestoresExactSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !settingsEqual(after, initial) || after.Plugins[codrive.LeaseKey] != nil {
+		if !settingsEqual(after, initial) || after.Plugins[roomlock.Key] != nil {
 			t.Fatalf("restored %+v, want exactly %+v", after, initial)
 		}
 		noHostLeft(t, srv)

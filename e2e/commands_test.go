@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/nekoserver"
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -290,7 +290,7 @@ func settingsEqual(a, b neko.Settings) bool {
 
 func roomOwn(s neko.Settings) neko.Settings {
 	s = s.Clone()
-	delete(s.Plugins, codrive.LeaseKey)
+	delete(s.Plugins, roomlock.Key)
 	if len(s.Plugins) == 0 {
 		s.Plugins = nil
 	}

@@ -91,7 +91,7 @@ type Settings struct {
 	// entry, {} leaves the map as it is (an empty map, not null, if there
 	// was none), and "plugins": null clears it. Values replace whole: nested
 	// objects are not merged. codrive keeps its lock record here
-	// (codrive.LeaseKey).
+	// (internal/roomlock.Key).
 	Plugins map[string]any `json:"plugins"`
 }
 

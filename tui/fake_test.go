@@ -10,7 +10,6 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/codrive/codrive/codrive"
-	"github.com/codrive/codrive/neko"
 )
 
 // t0 is the pinned clock of every test frame.
@@ -22,7 +21,8 @@ type fakeBackend struct {
 	mu     sync.Mutex
 	status codrive.Status
 	page   codrive.PageInfo
-	admin  bool
+	conn   codrive.Connection
+	people []codrive.Participant
 	calls  []string
 
 	acquire, release, take, pause func(ctx context.Context) error
@@ -62,10 +62,16 @@ func (f *fakeBackend) PageInfo() codrive.PageInfo {
 	return f.page
 }
 
-func (f *fakeBackend) Admin() bool {
+func (f *fakeBackend) Connection() codrive.Connection {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.admin
+	return f.conn
+}
+
+func (f *fakeBackend) Participants() []codrive.Participant {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]codrive.Participant(nil), f.people...)
 }
 
 func call(ctx context.Context, hook func(context.Context) error) error {
@@ -114,10 +120,9 @@ func (f *fakeBackend) Handoff(ctx context.Context, reason string) error {
 }
 
 // scene is a room in a known state: codrive hosts, alice asked for control
-// (policy hold), bob watches.
-func scene() (*fakeBackend, neko.Room) {
-	b := &fakeBackend{
-		admin: true,
+// (policy hold), bob watches, zed is offline and may not host.
+func scene() *fakeBackend {
+	return &fakeBackend{
 		status: codrive.Status{
 			State:    codrive.StateAutomation,
 			Host:     "codrive-Ab3dE",
@@ -133,22 +138,15 @@ func scene() (*fakeBackend, neko.Room) {
 			},
 		},
 		page: codrive.PageInfo{TargetID: "8F3A0C2B5D7E4F6A9B1C3D5E7F9A1B3C", URL: "https://example.test/checkout", Title: "Checkout", Attached: true},
-	}
-	conn := t0.Add(-10 * time.Minute)
-	room := neko.Room{
-		SessionID: "codrive-Ab3dE",
-		Host:      neko.ControlHost{ID: "codrive-Ab3dE", HasHost: true, HostID: "codrive-Ab3dE"},
-		Sessions: map[string]neko.SessionData{
-			"codrive-Ab3dE": {ID: "codrive-Ab3dE", Profile: neko.MemberProfile{Name: "codrive", IsAdmin: true, CanHost: true}, State: neko.SessionState{IsConnected: true, ConnectedSince: &conn}},
-			"alice-x1Y2z":   {ID: "alice-x1Y2z", Profile: neko.MemberProfile{Name: "alice", CanHost: true}, State: neko.SessionState{IsConnected: true, IsWatching: true}},
-			"bob-Qq7Rr":     {ID: "bob-Qq7Rr", Profile: neko.MemberProfile{Name: "bob", CanHost: true}, State: neko.SessionState{IsConnected: true, IsWatching: true}},
-			"zed-00000":     {ID: "zed-00000", Profile: neko.MemberProfile{Name: "zed"}},
+		conn: codrive.Connection{Connected: true, Admin: true, LastHeard: t0.Add(-3 * time.Second), Reconnects: 1},
+		// Sorted by name, as Session.Participants returns them.
+		people: []codrive.Participant{
+			{ID: "alice-x1Y2z", Name: "alice", CanHost: true, Connected: true, Watching: true},
+			{ID: "bob-Qq7Rr", Name: "bob", CanHost: true, Connected: true, Watching: true},
+			{ID: "codrive-Ab3dE", Name: "codrive", Admin: true, CanHost: true, Connected: true, Host: true, Self: true},
+			{ID: "zed-00000", Name: "zed"},
 		},
-		Connected:       true,
-		LastServerFrame: t0.Add(-3 * time.Second),
-		Reconnects:      1,
 	}
-	return b, room
 }
 
 // plainRenderer renders without colours or attributes, so frames compare
@@ -159,10 +157,9 @@ func plainRenderer() *lipgloss.Renderer {
 	return r
 }
 
-func testOptions(room neko.Room) Options {
+func testOptions() Options {
 	return Options{
 		NekoURL:  "http://neko.test:8080",
-		Room:     func() neko.Room { return room },
 		Now:      func() time.Time { return t0 },
 		Refresh:  -1,
 		Renderer: plainRenderer(),

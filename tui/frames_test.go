@@ -33,9 +33,9 @@ func TestFrames(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b, room := scene()
+			b := scene()
 			events := make(chan codrive.Event, 8)
-			opts := testOptions(room)
+			opts := testOptions()
 			opts.Events = events
 			m := New(context.Background(), b, opts)
 			t.Cleanup(m.Close)

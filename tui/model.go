@@ -14,7 +14,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/codrive/codrive/codrive"
-	"github.com/codrive/codrive/neko"
+	"github.com/codrive/codrive/internal/eventfmt"
 )
 
 type mode int
@@ -97,11 +97,10 @@ type Model struct {
 	width, height int
 	mode          mode
 
-	status  codrive.Status
-	page    codrive.PageInfo
-	room    neko.Room
-	hasRoom bool
-	admin   bool
+	status codrive.Status
+	page   codrive.PageInfo
+	conn   codrive.Connection
+	people []codrive.Participant
 
 	log    []entry
 	scroll int // entries hidden below the bottom of the log pane
@@ -237,11 +236,8 @@ func (m *Model) tick() tea.Cmd {
 func (m *Model) refresh() {
 	m.status = m.b.Status()
 	m.page = m.b.PageInfo()
-	m.admin = m.b.Admin()
-	if m.opts.Room != nil {
-		m.room = m.opts.Room()
-		m.hasRoom = true
-	}
+	m.conn = m.b.Connection()
+	m.people = m.b.Participants()
 }
 
 // Update applies one message.
@@ -253,7 +249,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return m, m.onKey(msg)
 	case eventMsg:
-		m.add(kindEvent, codrive.FormatEvent(codrive.Event(msg)))
+		m.add(kindEvent, eventfmt.Line(codrive.Event(msg)))
 		m.refresh()
 		return m, m.listenEvents()
 	case eventsClosedMsg:
@@ -424,7 +420,7 @@ func (m *Model) release() tea.Cmd {
 }
 
 func (m *Model) take() tea.Cmd {
-	if !m.admin {
+	if !m.conn.Admin {
 		m.fail(actTake, errors.New("needs an admin login (codrive's neko user is not admin)"))
 		return nil
 	}
@@ -531,21 +527,17 @@ func mergeCancel(ctx, other context.Context) (context.Context, func()) {
 }
 
 func (m *Model) openPicker() {
-	if !m.hasRoom {
-		m.fail(actGive, errNoRoom)
-		return
-	}
 	m.picker = m.picker[:0]
-	for _, s := range m.room.Sessions {
-		if s.ID == m.room.SessionID {
+	for _, p := range m.people {
+		if p.Self {
 			continue
 		}
 		m.picker = append(m.picker, pickItem{
-			id:      s.ID,
-			name:    clean(s.Profile.Name),
-			host:    m.room.Host.HasHost && m.room.Host.HostID == s.ID,
-			canHost: s.Profile.CanHost,
-			online:  s.State.IsConnected,
+			id:      p.ID,
+			name:    clean(p.Name),
+			host:    p.Host,
+			canHost: p.CanHost,
+			online:  p.Connected,
 		})
 	}
 	if len(m.picker) == 0 {

@@ -14,12 +14,13 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/eventfmt"
 	"github.com/codrive/codrive/neko"
 )
 
-func newModel(t *testing.T, b *fakeBackend, room neko.Room, edit ...func(*Options)) *Model {
+func newModel(t *testing.T, b *fakeBackend, edit ...func(*Options)) *Model {
 	t.Helper()
-	opts := testOptions(room)
+	opts := testOptions()
 	for _, e := range edit {
 		e(&opts)
 	}
@@ -102,9 +103,9 @@ func TestKeysRunActions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.key+"/"+string(tc.state), func(t *testing.T) {
 			t.Parallel()
-			b, room := scene()
+			b := scene()
 			b.status.State = tc.state
-			m := newModel(t, b, room)
+			m := newModel(t, b)
 			cmd := press(m, tc.key)
 			if !m.busy[actionName(tc.call)] {
 				t.Fatalf("%s not marked busy while in flight", tc.call)
@@ -132,8 +133,8 @@ func actionName(call string) string {
 
 func TestRequestWhileHostingDoesNothing(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room)
+	b := scene()
+	m := newModel(t, b)
 	if cmd := press(m, "r"); cmd != nil {
 		t.Fatal("r while automation hosts started a request")
 	}
@@ -144,11 +145,11 @@ func TestRequestWhileHostingDoesNothing(t *testing.T) {
 
 func TestActionErrorsGoToTheLog(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	b.release = func(context.Context) error {
 		return fmt.Errorf("release control: %w", neko.ErrUnreachable)
 	}
-	m := newModel(t, b, room)
+	m := newModel(t, b)
 	finish(t, m, press(m, "l"))
 	if got := lastLog(m); !strings.Contains(got, "✗ release failed: release control:") {
 		t.Fatalf("log %q", got)
@@ -160,13 +161,13 @@ func TestActionErrorsGoToTheLog(t *testing.T) {
 
 func TestActionTimeoutIsNamed(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	b.status.State = codrive.StateHuman
 	b.acquire = func(ctx context.Context) error {
 		<-ctx.Done()
 		return fmt.Errorf("waiting for control: held by alice: %w", ctx.Err())
 	}
-	m := newModel(t, b, room, func(o *Options) { o.ActionTimeout = time.Millisecond })
+	m := newModel(t, b, func(o *Options) { o.ActionTimeout = time.Millisecond })
 	finish(t, m, press(m, "r"))
 	if got := lastLog(m); !strings.Contains(got, "request failed: gave up after 1ms: waiting for control: held by alice") {
 		t.Fatalf("log %q", got)
@@ -175,8 +176,8 @@ func TestActionTimeoutIsNamed(t *testing.T) {
 
 func TestSecondPressWhileBusyIsRefused(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room)
+	b := scene()
+	m := newModel(t, b)
 	first := press(m, "l")
 	if second := press(m, "l"); second != nil {
 		t.Fatal("a second release started while the first is in flight")
@@ -192,9 +193,9 @@ func TestSecondPressWhileBusyIsRefused(t *testing.T) {
 
 func TestTakeNeedsAdmin(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	b.admin = false
-	m := newModel(t, b, room)
+	b := scene()
+	b.conn.Admin = false
+	m := newModel(t, b)
 	if cmd := press(m, "t"); cmd != nil {
 		t.Fatal("take started without an admin login")
 	}
@@ -208,8 +209,8 @@ func TestTakeNeedsAdmin(t *testing.T) {
 
 func TestPauseToggles(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room)
+	b := scene()
+	m := newModel(t, b)
 	finish(t, m, press(m, "p"))
 	b.set(func(f *fakeBackend) { f.status.Paused, f.status.Go, f.status.Gate = true, false, codrive.GatePaused })
 	m.Update(tickMsg{})
@@ -228,14 +229,14 @@ func TestPauseToggles(t *testing.T) {
 
 func TestEventsBecomeLogLines(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	events := make(chan codrive.Event, 1)
-	m := newModel(t, b, room, func(o *Options) { o.Events = events })
+	m := newModel(t, b, func(o *Options) { o.Events = events })
 	ev := event("request", "alice (alice-x1Y2z) asked for control: kept by automation (policy hold)", b.Status(), &b.page)
 	events <- ev
 	msg := m.listenEvents()()
 	_, next := m.Update(msg)
-	if got, want := lastLog(m), codrive.FormatEvent(ev); got != want {
+	if got, want := lastLog(m), eventfmt.Line(ev); got != want {
 		t.Fatalf("log line %q, want %q", got, want)
 	}
 	if next == nil {
@@ -253,9 +254,9 @@ func TestEventsBecomeLogLines(t *testing.T) {
 
 func TestLogLinesFromTheSink(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	sink := NewLogSink(2)
-	m := newModel(t, b, room, func(o *Options) { o.Logs = sink.Lines() })
+	m := newModel(t, b, func(o *Options) { o.Logs = sink.Lines() })
 	fmt.Fprint(sink, "level=WARN msg=\"neko slow\"\nlevel=INFO msg=partial")
 	_, next := m.Update(m.listenLogs()())
 	if got := lastLog(m); got != `10:00:00 log level=WARN msg="neko slow"` {
@@ -281,8 +282,8 @@ func TestLogLinesFromTheSink(t *testing.T) {
 
 func TestLogIsBoundedAndScrolls(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room, func(o *Options) { o.MaxLog = 5 })
+	b := scene()
+	m := newModel(t, b, func(o *Options) { o.MaxLog = 5 })
 	for i := range 12 {
 		m.note(fmt.Sprintf("line %d", i))
 	}
@@ -310,8 +311,8 @@ func TestLogIsBoundedAndScrolls(t *testing.T) {
 
 func TestGivePicker(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room)
+	b := scene()
+	m := newModel(t, b)
 	if cmd := press(m, "g"); cmd != nil || m.mode != modePicker {
 		t.Fatalf("g: mode %v", m.mode)
 	}
@@ -357,25 +358,19 @@ func TestGivePicker(t *testing.T) {
 
 func TestGiveWithNobodyElse(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	room.Sessions = map[string]neko.SessionData{room.SessionID: room.Sessions[room.SessionID]}
-	m := newModel(t, b, room)
+	b := scene()
+	b.people = []codrive.Participant{b.people[2]} // codrive alone
+	m := newModel(t, b)
 	press(m, "g")
 	if m.mode != modeNormal || !strings.Contains(lastLog(m), "no other session") {
 		t.Fatalf("mode %v log %q", m.mode, lastLog(m))
-	}
-	m2 := New(context.Background(), b, Options{Now: func() time.Time { return t0 }, Refresh: -1})
-	defer m2.Close()
-	press(m2, "g")
-	if !strings.Contains(lastLog(m2), "give failed: no session list") {
-		t.Fatalf("log %q", lastLog(m2))
 	}
 }
 
 func TestHandoffInput(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room)
+	b := scene()
+	m := newModel(t, b)
 	press(m, "h")
 	if m.mode != modeInput {
 		t.Fatal("h did not open the reason input")
@@ -412,14 +407,14 @@ func TestHandoffInput(t *testing.T) {
 
 func TestHandoffCancelledWithH(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	started := make(chan struct{})
 	b.handoff = func(ctx context.Context, reason string) error {
 		close(started)
 		<-ctx.Done()
 		return fmt.Errorf("handoff (%s): no person took control: %w", reason, ctx.Err())
 	}
-	m := newModel(t, b, room)
+	m := newModel(t, b)
 	press(m, "h")
 	cmd := press(m, "enter")
 	done := make(chan tea.Msg, 1)
@@ -456,8 +451,8 @@ func TestHandoffCancelledWithH(t *testing.T) {
 
 func TestHelpOverlay(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room)
+	b := scene()
+	m := newModel(t, b)
 	press(m, "?")
 	if m.mode != modeHelp || !strings.Contains(m.View(), "hand off to a person") {
 		t.Fatal("? did not open the help")
@@ -474,8 +469,8 @@ func TestHelpOverlay(t *testing.T) {
 func TestQuitKeys(t *testing.T) {
 	t.Parallel()
 	for _, k := range []string{"q", "ctrl+c"} {
-		b, room := scene()
-		m := newModel(t, b, room)
+		b := scene()
+		m := newModel(t, b)
 		if k == "ctrl+c" {
 			press(m, "h") // even while typing a reason
 		}
@@ -495,7 +490,7 @@ func TestQuitKeys(t *testing.T) {
 // Close must wait for an action in flight, which sees its context end.
 func TestCloseEndsActionsInFlight(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	b.status.State = codrive.StateHuman
 	started := make(chan struct{})
 	b.acquire = func(ctx context.Context) error {
@@ -503,7 +498,7 @@ func TestCloseEndsActionsInFlight(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	m := New(context.Background(), b, testOptions(room))
+	m := New(context.Background(), b, testOptions())
 	cmd := press(m, "r")
 	ended := make(chan tea.Msg, 1)
 	go func() { ended <- cmd() }()
@@ -536,11 +531,11 @@ func TestCloseEndsActionsInFlight(t *testing.T) {
 // Every size, every mode: the frame fits the terminal exactly.
 func TestViewFitsEverySize(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	for i := range 30 {
-		room.Sessions[fmt.Sprintf("viewer-%02d", i)] = neko.SessionData{ID: fmt.Sprintf("viewer-%02d", i), Profile: neko.MemberProfile{Name: fmt.Sprintf("viewer%02d", i)}}
+		b.people = append(b.people, codrive.Participant{ID: fmt.Sprintf("viewer-%02d", i), Name: fmt.Sprintf("viewer%02d", i)})
 	}
-	m := newModel(t, b, room)
+	m := newModel(t, b)
 	for i := range 40 {
 		m.note(strings.Repeat(fmt.Sprintf("long line %d ", i), 12))
 	}
@@ -572,8 +567,8 @@ func TestViewFitsEverySize(t *testing.T) {
 
 func TestLayoutAdaptsToWidth(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	m := newModel(t, b, room)
+	b := scene()
+	m := newModel(t, b)
 	row := func(w, h int) string {
 		m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 		return strings.Split(m.View(), "\n")[0]
@@ -600,10 +595,10 @@ func TestLayoutAdaptsToWidth(t *testing.T) {
 // never given them, and URLs and outside text are scrubbed.
 func TestNoSecretsOrEscapesOnScreen(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	b.page.Title = "evil\x1b]0;pwned\x07\x1b[2Jtitle\u009b31m"
 	b.status.Reason = "bad\nreason"
-	m := newModel(t, b, room, func(o *Options) { o.NekoURL = "https://codrive:hunter2@neko.test/base?token=tok3n#frag" })
+	m := newModel(t, b, func(o *Options) { o.NekoURL = "https://codrive:hunter2@neko.test/base?token=tok3n#frag" })
 	m.note("\x1b[31mred\x1b[0m")
 	m.Update(tea.WindowSizeMsg{Width: 200, Height: 40})
 	v := m.View()
@@ -639,9 +634,9 @@ func TestControlPaneStates(t *testing.T) {
 		{func(s *codrive.Status) { s.Policy, s.Locked = codrive.PolicyLocked, true }, []string{"policy   locked · room locked"}},
 	}
 	for i, tc := range cases {
-		b, room := scene()
+		b := scene()
 		tc.edit(&b.status)
-		m := newModel(t, b, room)
+		m := newModel(t, b)
 		v := m.View()
 		for _, w := range tc.want {
 			if !strings.Contains(v, w) {
@@ -653,23 +648,19 @@ func TestControlPaneStates(t *testing.T) {
 
 func TestConnectionPane(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
-	room.Connected = false
-	room.Reconnects = 3
+	b := scene()
+	b.conn.Connected = false
+	b.conn.Reconnects = 3
 	b.page.Attached = false
-	m := newModel(t, b, room)
+	m := newModel(t, b)
 	v := m.View()
-	withProxy := newModel(t, b, room, func(o *Options) { o.ProxyURL = "http://127.0.0.1:9223/?token=tok3n" })
+	withProxy := newModel(t, b, func(o *Options) { o.ProxyURL = "http://127.0.0.1:9223/?token=tok3n" })
 	if v := withProxy.View(); !strings.Contains(v, "proxy    http://127.0.0.1:9223/ ") || strings.Contains(v, "tok3n") {
 		t.Errorf("proxy line:\n%s", v)
 	}
-	done := make(chan struct{})
-	closed := newModel(t, b, room, func(o *Options) { o.ConnDone = done })
-	if v := closed.View(); !strings.Contains(v, "socket   reconnecting") {
-		t.Errorf("socket not reconnecting:\n%s", v)
-	}
-	close(done)
-	if v := closed.View(); !strings.Contains(v, "socket   closed (no reconnect") {
+	closedB := scene()
+	closedB.conn.Connected, closedB.conn.Closed = false, true
+	if v := newModel(t, closedB).View(); !strings.Contains(v, "socket   closed (no reconnect") {
 		t.Errorf("socket not closed:\n%s", v)
 	}
 	for _, w := range []string{"socket   reconnecting", "heard    3s ago", "reconn   3 · malformed 0", "session  codrive-Ab3dE (admin)", "tab      not attached (re-attaching)"} {
@@ -696,11 +687,11 @@ func TestHumanDuration(t *testing.T) {
 
 func TestRunEndsOnQuitKeyAndOnContext(t *testing.T) {
 	t.Parallel()
-	b, room := scene()
+	b := scene()
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(context.Background(), b, testOptions(room), tea.WithInput(strings.NewReader("q")), tea.WithOutput(&out))
+		done <- Run(context.Background(), b, testOptions(), tea.WithInput(strings.NewReader("q")), tea.WithOutput(&out))
 	}()
 	select {
 	case err := <-done:
@@ -716,7 +707,7 @@ func TestRunEndsOnQuitKeyAndOnContext(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan codrive.Event)
-	opts := testOptions(room)
+	opts := testOptions()
 	opts.Events = events
 	opts.Refresh = time.Millisecond
 	go func() { done <- Run(ctx, b, opts, tea.WithInput(nil), tea.WithOutput(&bytes.Buffer{})) }()
@@ -734,8 +725,8 @@ func TestRunEndsOnQuitKeyAndOnContext(t *testing.T) {
 // BenchmarkView renders a full screen with a full log: Bubble Tea calls
 // View after every message.
 func BenchmarkView(b *testing.B) {
-	fb, room := scene()
-	m := New(context.Background(), fb, testOptions(room))
+	fb := scene()
+	m := New(context.Background(), fb, testOptions())
 	defer m.Close()
 	for i := range 500 {
 		m.note(strings.Repeat(fmt.Sprintf("entry %d ", i), 10))

@@ -5,13 +5,12 @@
 //
 // The Model depends on a small Backend interface that *codrive.Session
 // satisfies, so its update logic can be driven in tests without neko or
-// Chromium.
+// Chromium. It uses the codrive library's public API only.
 package tui
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/codrive/codrive/codrive"
-	"github.com/codrive/codrive/neko"
 )
 
 // Backend is what the monitor reads and drives. *codrive.Session satisfies
@@ -30,8 +28,12 @@ import (
 type Backend interface {
 	Status() codrive.Status
 	PageInfo() codrive.PageInfo
-	// Admin reports whether codrive's neko login is an admin (take needs it).
-	Admin() bool
+	// Connection is the neko link's health; its Admin says whether take
+	// can work.
+	Connection() codrive.Connection
+	// Participants are the room's sessions, for the sessions pane and the
+	// give picker.
+	Participants() []codrive.Participant
 	Acquire(ctx context.Context) error
 	Release(ctx context.Context) error
 	Take(ctx context.Context) error
@@ -52,13 +54,6 @@ type Options struct {
 	// ProxyURL is codrive's CDP proxy endpoint, shown (redacted like
 	// NekoURL) when set.
 	ProxyURL string
-	// Room returns codrive's view of the neko room (for a Session:
-	// s.Conn().Room). Nil leaves the sessions pane empty and the socket
-	// state derived from Status alone.
-	Room func() neko.Room
-	// ConnDone, when closed, means the neko socket ended for good and will
-	// not reconnect (for a Session: s.Conn().Done()).
-	ConnDone <-chan struct{}
 	// Events feeds the event log (for a Session: the channel of
 	// s.Subscribe()). When it closes the monitor quits: the session ended.
 	Events <-chan codrive.Event
@@ -186,6 +181,3 @@ func (s *LogSink) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// errNoRoom is returned by give when the monitor has no session list.
-var errNoRoom = errors.New("no session list (room unknown)")

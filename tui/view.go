@@ -11,7 +11,6 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/codrive/codrive/codrive"
-	"github.com/codrive/codrive/neko"
 )
 
 // Layout thresholds: below narrowWidth panes stack in one column; from
@@ -166,7 +165,7 @@ func (m *Model) layout(w, avail int) []block {
 // sessionsHeight is the pane height for the room's sessions, header
 // included, capped at maxLines of content.
 func (m *Model) sessionsHeight(maxLines int) int {
-	n := len(m.room.Sessions) + 1
+	n := len(m.people) + 1
 	return min(max(n, 2), maxLines) + 2
 }
 
@@ -217,32 +216,21 @@ func (m *Model) kv(label, value string) string {
 func (m *Model) connectionPane(w, h int) block {
 	now := m.now()
 	socket := m.st.bad.Render("reconnecting")
-	connected := m.status.State != codrive.StateDisconnected
-	if m.hasRoom {
-		connected = m.room.Connected
-	}
-	if connected {
+	switch {
+	case m.conn.Closed:
+		socket = m.st.bad.Render("closed") + " (no reconnect; restart codrive)"
+	case m.conn.Connected:
 		socket = m.st.good.Render("connected")
 	}
-	if m.opts.ConnDone != nil {
-		select {
-		case <-m.opts.ConnDone:
-			socket = m.st.bad.Render("closed") + " (no reconnect; restart codrive)"
-		default:
-		}
-	}
 	session := orDash(clean(m.status.Session))
-	if m.admin {
+	if m.conn.Admin {
 		session += " (admin)"
 	}
 	heard := "never"
-	reconn := "-"
-	if m.hasRoom {
-		if !m.room.LastServerFrame.IsZero() {
-			heard = ago(now, m.room.LastServerFrame)
-		}
-		reconn = fmt.Sprintf("%d · malformed %d", m.room.Reconnects, m.room.Malformed)
+	if !m.conn.LastHeard.IsZero() {
+		heard = ago(now, m.conn.LastHeard)
 	}
+	reconn := fmt.Sprintf("%d · malformed %d", m.conn.Reconnects, m.conn.Malformed)
 	lines := []string{
 		m.kv("neko", orDash(redactURL(m.opts.NekoURL))),
 		m.kv("session", session),
@@ -332,24 +320,9 @@ func (m *Model) pagePane(w, h int) block {
 	}, w, h)
 }
 
-func (m *Model) sortedSessions() []neko.SessionData {
-	list := make([]neko.SessionData, 0, len(m.room.Sessions))
-	for _, s := range m.room.Sessions {
-		list = append(list, s)
-	}
-	slices.SortFunc(list, func(a, b neko.SessionData) int {
-		return cmp.Or(cmp.Compare(a.Profile.Name, b.Profile.Name), cmp.Compare(a.ID, b.ID))
-	})
-	return list
-}
-
 func (m *Model) sessionsPane(w, h int, withID bool) block {
-	title := "sessions"
-	if !m.hasRoom {
-		return m.box(title, []string{m.st.dim.Render("room unknown")}, w, h)
-	}
-	list := m.sortedSessions()
-	title = fmt.Sprintf("sessions %d · ▶ host · * codrive", len(list))
+	list := m.people // sorted by name, then id
+	title := fmt.Sprintf("sessions %d · ▶ host · * codrive", len(list))
 	nameW := 14
 	if withID {
 		nameW = 18
@@ -372,16 +345,16 @@ func (m *Model) sessionsPane(w, h int, withID bool) block {
 			break
 		}
 		marker := "  "
-		if m.room.Host.HasHost && m.room.Host.HostID == s.ID {
+		if s.Host {
 			marker = m.st.good.Render("▶") + " "
 		}
-		name := clean(cmp.Or(s.Profile.Name, s.ID))
-		if s.ID == m.room.SessionID {
+		name := clean(cmp.Or(s.Name, s.ID))
+		if s.Self {
 			name += "*"
 		}
 		name = ansi.Truncate(name, nameW, "…")
 		line := fmt.Sprintf("%s%-*s %s %s %s", marker, nameW, name,
-			flag(s.Profile.IsAdmin, "admin"), flag(s.State.IsConnected, "conn"), flag(s.State.IsWatching, "watch"))
+			flag(s.Admin, "admin"), flag(s.Connected, "conn"), flag(s.Watching, "watch"))
 		if withID {
 			line += "  " + m.st.dim.Render(clean(s.ID))
 		}

@@ -12,11 +12,13 @@ import (
 
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/codrive/cdpproxy"
+	"github.com/codrive/codrive/internal/eventfmt"
+	"github.com/codrive/codrive/internal/exitcode"
 )
 
 func policyNames() string {
 	s := ""
-	for i, p := range codrive.Policies {
+	for i, p := range codrive.Policies() {
 		if i > 0 {
 			s += ", "
 		}
@@ -61,18 +63,18 @@ const (
 )
 
 // sessionOptions are the Session options of attach, tui and run: the
-// arbiter's config, the browser side and the proxy. With a proxy, idle
-// release defaults to 30s so viewers get the browser back when a script
+// arbiter's (arbiterOptions), the browser side and the proxy. With a proxy,
+// idle release defaults to 30s so viewers get the browser back when a script
 // goes quiet.
-func sessionOptions(c *cli.Context, cfg codrive.Config) (codrive.Options, error) {
-	o := codrive.Options{Config: cfg, CDPURL: c.String("cdp"), Target: c.String("target")}
+func sessionOptions(c *cli.Context, o codrive.Options) (codrive.Options, error) {
+	o.CDPURL, o.Target = c.String("cdp"), c.String("target")
 	o.Listen = c.String("listen")
 	o.Token = c.String("token")
 	o.HoldTimeout = c.Duration("hold-timeout")
 	o.LogCDP = c.Bool("log-cdp")
 	max, err := parseSize(c.String("max-message"))
 	if err != nil {
-		return o, cli.Exit("--max-message: "+err.Error(), codrive.ExitUsage)
+		return o, cli.Exit("--max-message: "+err.Error(), exitcode.Usage)
 	}
 	o.MaxMessage = max
 	if o.Listen != "" && !c.IsSet("idle-release") {
@@ -127,25 +129,27 @@ func announceProxy(c *cli.Context, log *slog.Logger, proxyURL string) {
 	_ = log.Handler().Handle(context.Background(), r)
 }
 
-func arbiterConfig(c *cli.Context) (codrive.Config, error) {
+// arbiterOptions are the neko side of the Session options: login, policy
+// and timings.
+func arbiterOptions(c *cli.Context) (codrive.Options, error) {
 	log, err := newLogger(c)
 	if err != nil {
-		return codrive.Config{}, cli.Exit(err.Error(), codrive.ExitUsage)
+		return codrive.Options{}, cli.Exit(err.Error(), exitcode.Usage)
 	}
 	pw, err := password(c)
 	if err != nil {
-		return codrive.Config{}, err
+		return codrive.Options{}, err
 	}
 	policy, err := codrive.ParsePolicy(c.String("policy"))
 	if err != nil {
-		return codrive.Config{}, cli.Exit("--policy: "+err.Error(), codrive.ExitUsage)
+		return codrive.Options{}, cli.Exit("--policy: "+err.Error(), exitcode.Usage)
 	}
 	for _, name := range []string{"reclaim-after", "step-timeout", "idle-release", "shutdown-timeout"} {
 		if c.Duration(name) < 0 {
-			return codrive.Config{}, cli.Exit(fmt.Sprintf("--%s must not be negative", name), codrive.ExitUsage)
+			return codrive.Options{}, cli.Exit(fmt.Sprintf("--%s must not be negative", name), exitcode.Usage)
 		}
 	}
-	return codrive.Config{
+	return codrive.Options{
 		NekoURL:      c.String("neko"),
 		User:         c.String("user"),
 		Password:     pw,
@@ -178,7 +182,7 @@ On SIGINT or SIGTERM it releases control, restores any room setting it changed a
 }
 
 func attach(c *cli.Context) error {
-	cfg, err := arbiterConfig(c)
+	cfg, err := arbiterOptions(c)
 	if err != nil {
 		return err
 	}
@@ -200,14 +204,14 @@ func attach(c *cli.Context) error {
 	defer cancel()
 	print := func(ev codrive.Event) {
 		if c.Bool("json") {
-			_ = codrive.WriteEventJSON(c.App.Writer, ev)
+			_ = eventfmt.WriteJSON(c.App.Writer, ev)
 		} else {
-			fmt.Fprintln(c.App.Writer, codrive.FormatEvent(ev))
+			fmt.Fprintln(c.App.Writer, eventfmt.Line(ev))
 		}
 	}
 	// The first line comes before the printer starts: one writer at a time,
 	// and the events meanwhile wait in the subscription, in order.
-	first := codrive.Event{Time: time.Now(), Kind: "state", Reason: "attached", Status: s.Status()}
+	first := codrive.Event{Time: time.Now(), Kind: codrive.EventState, Reason: "attached", Status: s.Status()}
 	info := s.PageInfo()
 	first.Page = &info
 	print(first)

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/codrive/codrive/cdp/cdptest"
-	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/neko/nekotest"
 )
 
@@ -31,7 +31,7 @@ func TestWait(t *testing.T) {
 	}
 
 	code, out, errOut = runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "wait", "--timeout", "700ms")
-	if code != codrive.ExitUnreachable || !strings.Contains(errOut, "chromium /json/version never came up") {
+	if code != exitcode.Unreachable || !strings.Contains(errOut, "chromium /json/version never came up") {
 		t.Fatalf("chromium down: exit %d\n%s%s", code, out, errOut)
 	}
 	if strings.Count(out, "waiting  chromium /json/version") != 1 {
@@ -39,7 +39,7 @@ func TestWait(t *testing.T) {
 	}
 
 	code, _, errOut = runCLI(t, "--neko", srv.URL, "--password", "nope-secret", "--cdp", c.URL, "wait", "--timeout", "30s")
-	if code != codrive.ExitAuth || !strings.Contains(errOut, "wrong password") || strings.Contains(errOut, "nope-secret") {
+	if code != exitcode.Auth || !strings.Contains(errOut, "wrong password") || strings.Contains(errOut, "nope-secret") {
 		t.Fatalf("wrong password: exit %d %q", code, errOut)
 	}
 }
@@ -75,7 +75,7 @@ func TestSmokeCommand(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "smoke", "--json")
-	if code != codrive.ExitFailure || !strings.Contains(out, `"passed": false`) || !strings.Contains(out, `"result": "fail"`) {
+	if code != exitcode.Failure || !strings.Contains(out, `"passed": false`) || !strings.Contains(out, `"result": "fail"`) {
 		t.Fatalf("smoke with chromium down: exit %d\n%s", code, out)
 	}
 }

@@ -7,11 +7,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/oneshot"
 )
 
 func controlCommand() *cli.Command {
-	op := func(name, usage, args string, nargs int, f func(ctx context.Context, o codrive.ControlOptions, args []string) (string, error)) *cli.Command {
+	op := func(name, usage, args string, nargs int, f func(ctx context.Context, o oneshot.Login, args []string) (string, error)) *cli.Command {
 		return &cli.Command{
 			Name:         name,
 			Usage:        usage,
@@ -19,7 +20,7 @@ func controlCommand() *cli.Command {
 			OnUsageError: usageError,
 			Action: func(c *cli.Context) error {
 				if c.NArg() > nargs || (nargs == 1 && args[0] != '[' && c.NArg() != 1) {
-					return cli.Exit(fmt.Sprintf("usage: codrive control %s %s", name, args), codrive.ExitUsage)
+					return cli.Exit(fmt.Sprintf("usage: codrive control %s %s", name, args), exitcode.Usage)
 				}
 				pw, err := password(c)
 				if err != nil {
@@ -29,9 +30,7 @@ func controlCommand() *cli.Command {
 				defer stop()
 				ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 				defer cancel()
-				msg, err := f(ctx, codrive.ControlOptions{
-					NekoURL: c.String("neko"), User: c.String("user"), Password: pw, Cookies: c.Bool("cookies"),
-				}, c.Args().Slice())
+				msg, err := f(ctx, login(c, pw), c.Args().Slice())
 				if err != nil {
 					return err
 				}
@@ -52,24 +51,24 @@ func controlCommand() *cli.Command {
 		OnUsageError: usageError,
 		Subcommands: []*cli.Command{
 			op("request", "ask for control: the current host is sent a request; if nobody hosts, says so", " ", 0,
-				func(ctx context.Context, o codrive.ControlOptions, _ []string) (string, error) {
-					return codrive.ControlRequest(ctx, o)
+				func(ctx context.Context, o oneshot.Login, _ []string) (string, error) {
+					return oneshot.Request(ctx, o)
 				}),
 			op("release", "free control held by a session of --user (e.g. a bot that died); admin", " ", 0,
-				func(ctx context.Context, o codrive.ControlOptions, _ []string) (string, error) {
-					return codrive.ControlRelease(ctx, o)
+				func(ctx context.Context, o oneshot.Login, _ []string) (string, error) {
+					return oneshot.Release(ctx, o)
 				}),
 			op("take", "take control from whoever hosts and give it to SESSION, or to nobody; admin", "[SESSION]", 1,
-				func(ctx context.Context, o codrive.ControlOptions, a []string) (string, error) {
-					return codrive.ControlTake(ctx, o, first(a))
+				func(ctx context.Context, o oneshot.Login, a []string) (string, error) {
+					return oneshot.Take(ctx, o, first(a))
 				}),
 			op("give", "give control to SESSION (an id or a unique name); host or admin", "SESSION", 1,
-				func(ctx context.Context, o codrive.ControlOptions, a []string) (string, error) {
-					return codrive.ControlGive(ctx, o, a[0])
+				func(ctx context.Context, o oneshot.Login, a []string) (string, error) {
+					return oneshot.Give(ctx, o, a[0])
 				}),
 			op("reset", "clear the host; admin", " ", 0,
-				func(ctx context.Context, o codrive.ControlOptions, _ []string) (string, error) {
-					return codrive.ControlReset(ctx, o)
+				func(ctx context.Context, o oneshot.Login, _ []string) (string, error) {
+					return oneshot.Reset(ctx, o)
 				}),
 		},
 	}

@@ -2,18 +2,18 @@ package main
 
 import (
 	"context"
-	"os"
-
 	"fmt"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
 	"io"
+	"os"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/urfave/cli/v2"
 
-	"github.com/codrive/codrive/codrive"
-	"github.com/codrive/codrive/codrive/demo"
+	"github.com/codrive/codrive/internal/demo"
+	"github.com/codrive/codrive/internal/eventfmt"
+	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/tui"
 )
 
@@ -39,7 +39,7 @@ midway, drives for a moment and releases. The terminal UI shows it live (plain l
 func runDemo(c *cli.Context) error {
 	log, err := newLogger(c)
 	if err != nil {
-		return cli.Exit(err.Error(), codrive.ExitUsage)
+		return cli.Exit(err.Error(), exitcode.Usage)
 	}
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
@@ -93,8 +93,6 @@ func playTUI(ctx context.Context, out *os.File, d *demo.Demo) (demo.Summary, err
 	tuiErr := tui.Run(tuiCtx, d.Session, tui.Options{
 		NekoURL:  d.NekoURL(),
 		ProxyURL: d.Session.ProxyURL(),
-		Room:     d.Session.Conn().Room,
-		ConnDone: d.Session.Conn().Done(),
 		Events:   events,
 		Renderer: lipgloss.NewRenderer(out),
 	}, tea.WithAltScreen(), tea.WithOutput(out))
@@ -105,7 +103,7 @@ func playTUI(ctx context.Context, out *os.File, d *demo.Demo) (demo.Summary, err
 		return sum, tuiErr
 	}
 	if runErr != nil && ctx.Err() == nil && sceneCtx.Err() != nil {
-		return sum, cli.Exit("demo stopped before the end", codrive.ExitFailure)
+		return sum, cli.Exit("demo stopped before the end", exitcode.Failure)
 	}
 	return sum, runErr
 }
@@ -117,7 +115,7 @@ func playPlain(ctx context.Context, out io.Writer, d *demo.Demo) (demo.Summary, 
 	go func() {
 		defer close(printed)
 		for ev := range evs {
-			fmt.Fprintln(out, codrive.FormatEvent(ev))
+			fmt.Fprintln(out, eventfmt.Line(ev))
 		}
 	}()
 	sum, err := d.Run(ctx)

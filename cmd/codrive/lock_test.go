@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/oneshot"
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -95,7 +98,7 @@ func lockedThenKilled(t *testing.T, srv *nekotest.Server, cdpURL string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s := srv.Settings(); !s.LockedControls || s.ImplicitHosting || s.Plugins[codrive.LeaseKey] == nil {
+	if s := srv.Settings(); !s.LockedControls || s.ImplicitHosting || s.Plugins[roomlock.Key] == nil {
 		t.Fatalf("kill -9 should leave the room locked, with its lease: %+v", s)
 	}
 }
@@ -112,11 +115,11 @@ func TestKilledLockedAttachIsRecoveredByReset(t *testing.T) {
 	lockedThenKilled(t, srv, c.URL)
 
 	code, out, errOut := runCLI(t, "--neko", srv.URL, "--cdp", c.URL, "--password", "admin", "status", "--json")
-	var r codrive.Report
+	var r oneshot.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("status: %v\n%s%s", err, out, errOut)
 	}
-	if code != codrive.ExitFailure || r.State != codrive.ReportDegraded || r.Neko.OrphanLock == nil ||
+	if code != exitcode.Failure || r.State != oneshot.ReportDegraded || r.Neko.OrphanLock == nil ||
 		!r.Neko.OrphanLock.ImplicitHosting || r.Neko.OrphanLock.LockedControls || !strings.Contains(r.Reason, "control reset") {
 		t.Fatalf("status should report the orphaned lock (exit %d): %+v %+v", code, r.Reason, r.Neko.OrphanLock)
 	}
@@ -126,7 +129,7 @@ func TestKilledLockedAttachIsRecoveredByReset(t *testing.T) {
 		t.Fatalf("control reset: %d %q %q", code, out, errOut)
 	}
 	s := srv.Settings()
-	if s.LockedControls || !s.ImplicitHosting || s.Plugins[codrive.LeaseKey] != nil {
+	if s.LockedControls || !s.ImplicitHosting || s.Plugins[roomlock.Key] != nil {
 		t.Fatalf("after reset: %+v, want the settings from before the lock", s)
 	}
 }
@@ -145,7 +148,7 @@ func TestKilledLockedAttachIsRecoveredByTheNextAttach(t *testing.T) {
 		return ev.Kind == codrive.EventSettings && strings.Contains(ev.Reason, "restored")
 	})
 	if _, err := srv.WaitFor(ctxT(t), func(st nekotest.State) bool {
-		return !st.Settings.LockedControls && st.Settings.ImplicitHosting && st.Settings.Plugins[codrive.LeaseKey] == nil
+		return !st.Settings.LockedControls && st.Settings.ImplicitHosting && st.Settings.Plugins[roomlock.Key] == nil
 	}); err != nil {
 		t.Fatalf("settings after the next attach: %+v", srv.Settings())
 	}

@@ -18,7 +18,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/codrive/codrive/cdp"
-	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/oneshot"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -38,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	err := app.Run(args)
 	if err == nil {
-		return codrive.ExitOK
+		return exitcode.OK
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
@@ -48,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ec.ExitCode()
 	}
 	fmt.Fprintln(stderr, "codrive: "+oneLine(err.Error()))
-	return codrive.ExitCodeFor(err)
+	return exitcode.For(err)
 }
 
 func oneLine(s string) string {
@@ -56,7 +57,7 @@ func oneLine(s string) string {
 }
 
 func usageError(c *cli.Context, err error, _ bool) error {
-	return cli.Exit(oneLine(err.Error())+" (see --help)", codrive.ExitUsage)
+	return cli.Exit(oneLine(err.Error())+" (see --help)", exitcode.Usage)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -102,17 +103,17 @@ func globalFlags() []cli.Flag {
 
 func validateGlobal(c *cli.Context) error {
 	if _, err := newLogger(c); err != nil {
-		return cli.Exit(err.Error(), codrive.ExitUsage)
+		return cli.Exit(err.Error(), exitcode.Usage)
 	}
 	if c.IsSet("password") && c.IsSet("password-file") {
-		return cli.Exit("--password and --password-file are mutually exclusive", codrive.ExitUsage)
+		return cli.Exit("--password and --password-file are mutually exclusive", exitcode.Usage)
 	}
 	// A malformed address is a usage error, not an unreachable server.
 	if _, err := neko.NewClient(c.String("neko"), neko.Options{}); err != nil {
-		return cli.Exit("--neko: "+err.Error(), codrive.ExitUsage)
+		return cli.Exit("--neko: "+err.Error(), exitcode.Usage)
 	}
 	if _, err := cdp.ParseEndpoint(c.String("cdp")); err != nil {
-		return cli.Exit("--cdp: "+err.Error(), codrive.ExitUsage)
+		return cli.Exit("--cdp: "+err.Error(), exitcode.Usage)
 	}
 	return nil
 }
@@ -120,7 +121,7 @@ func validateGlobal(c *cli.Context) error {
 // noArgs is the Before hook of every command that takes no arguments.
 func noArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("%s takes no arguments, got %q", c.Command.Name, c.Args().First()), codrive.ExitUsage)
+		return cli.Exit(fmt.Sprintf("%s takes no arguments, got %q", c.Command.Name, c.Args().First()), exitcode.Usage)
 	}
 	return nil
 }
@@ -155,11 +156,16 @@ func password(c *cli.Context) (string, error) {
 	if f := c.String("password-file"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return "", cli.Exit(fmt.Sprintf("read --password-file: %v", err), codrive.ExitUsage)
+			return "", cli.Exit(fmt.Sprintf("read --password-file: %v", err), exitcode.Usage)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
 	return c.String("password"), nil
+}
+
+// login is the neko side of the one-shot commands (status, control, wait).
+func login(c *cli.Context, password string) oneshot.Login {
+	return oneshot.Login{NekoURL: c.String("neko"), User: c.String("user"), Password: password, Cookies: c.Bool("cookies")}
 }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM; a second one

@@ -19,6 +19,8 @@ import (
 
 	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/oneshot"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -137,7 +139,7 @@ func viewer(t *testing.T, srv *nekotest.Server, name, password string, socket bo
 // browser build) so the golden file pins the shape and the stable values.
 func normalizeReport(t *testing.T, raw []byte) []byte {
 	t.Helper()
-	var r codrive.Report
+	var r oneshot.Report
 	if err := json.Unmarshal(raw, &r); err != nil {
 		t.Fatalf("status --json is not a report: %v\n%s", err, raw)
 	}
@@ -156,7 +158,7 @@ func normalizeReport(t *testing.T, raw []byte) []byte {
 	if r.CDP.Browser != "" {
 		r.CDP.Browser = "BROWSER"
 	}
-	var pages []codrive.TargetReport
+	var pages []oneshot.TargetReport
 	for _, tg := range r.CDP.Targets {
 		if tg.Type == "page" {
 			// The title of about:blank is "" or "about:blank" depending
@@ -180,7 +182,7 @@ func normalizeReport(t *testing.T, raw []byte) []byte {
 	return append(out, '\n')
 }
 
-func chromeURLs(codrive.Report) []string {
+func chromeURLs(oneshot.Report) []string {
 	if chrome == nil {
 		return []string{"", ""}
 	}
@@ -266,9 +268,9 @@ func TestStatusFailures(t *testing.T) {
 		state    string
 		contains string
 	}{
-		{"wrong password", []string{"--neko", srv.URL, "--password", "hunter2-secret", "--cdp", c.URL}, codrive.ExitAuth, codrive.ReportError, `wrong password for user "codrive"`},
-		{"neko unreachable", []string{"--neko", "http://127.0.0.1:1", "--password", "admin", "--cdp", c.URL}, codrive.ExitUnreachable, codrive.ReportUnreachable, "neko unreachable at http://127.0.0.1:1"},
-		{"chromium without debugging port", []string{"--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1"}, codrive.ExitFailure, codrive.ReportDegraded, "--remote-debugging-port"},
+		{"wrong password", []string{"--neko", srv.URL, "--password", "hunter2-secret", "--cdp", c.URL}, exitcode.Auth, oneshot.ReportError, `wrong password for user "codrive"`},
+		{"neko unreachable", []string{"--neko", "http://127.0.0.1:1", "--password", "admin", "--cdp", c.URL}, exitcode.Unreachable, oneshot.ReportUnreachable, "neko unreachable at http://127.0.0.1:1"},
+		{"chromium without debugging port", []string{"--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1"}, exitcode.Failure, oneshot.ReportDegraded, "--remote-debugging-port"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -276,7 +278,7 @@ func TestStatusFailures(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
 			}
-			var r codrive.Report
+			var r oneshot.Report
 			if err := json.Unmarshal([]byte(out), &r); err != nil {
 				t.Fatal(err)
 			}
@@ -308,7 +310,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, args := range cases {
 		code, out, errOut := runCLI(t, args...)
-		if code != codrive.ExitUsage {
+		if code != exitcode.Usage {
 			t.Errorf("%v: exit %d, want 2\n%s%s", args, code, out, errOut)
 			continue
 		}
@@ -325,7 +327,7 @@ func TestUsageErrors(t *testing.T) {
 func TestNoArgsNamesTheCommand(t *testing.T) {
 	for _, cmd := range []string{"attach", "status", "wait", "smoke", "tui", "demo"} {
 		code, _, errOut := runCLI(t, cmd, "extra")
-		if want := cmd + ` takes no arguments, got "extra"`; code != codrive.ExitUsage || !strings.Contains(errOut, want) {
+		if want := cmd + ` takes no arguments, got "extra"`; code != exitcode.Usage || !strings.Contains(errOut, want) {
 			t.Errorf("%s extra: %d %q, want %q", cmd, code, errOut, want)
 		}
 	}
@@ -383,7 +385,7 @@ func TestControlCommands(t *testing.T) {
 
 	// release refuses to free a person's control.
 	code, _, errOut = ctl("release")
-	if code != codrive.ExitFailure || !strings.Contains(errOut, "not releasing a person's control") {
+	if code != exitcode.Failure || !strings.Contains(errOut, "not releasing a person's control") {
 		t.Fatalf("release of alice: %d %q", code, errOut)
 	}
 
@@ -411,15 +413,15 @@ func TestControlCommands(t *testing.T) {
 	// Unknown and ambiguous sessions, and user permissions.
 	viewer(t, srv, "bob", "neko", true)
 	code, _, errOut = ctl("give", "bob")
-	if code != codrive.ExitFailure || !strings.Contains(errOut, "ambiguous") {
+	if code != exitcode.Failure || !strings.Contains(errOut, "ambiguous") {
 		t.Fatalf("give to an ambiguous name: %d %q", code, errOut)
 	}
 	code, _, errOut = ctl("give", "carol")
-	if code != codrive.ExitFailure || !strings.Contains(errOut, `no session "carol"`) {
+	if code != exitcode.Failure || !strings.Contains(errOut, `no session "carol"`) {
 		t.Fatalf("give to nobody: %d %q", code, errOut)
 	}
 	code, _, errOut = runCLI(t, "--neko", srv.URL, "--password", "neko", "control", "reset")
-	if code != codrive.ExitFailure || !strings.Contains(errOut, "not admin") {
+	if code != exitcode.Failure || !strings.Contains(errOut, "not admin") {
 		t.Fatalf("reset as user: %d %q", code, errOut)
 	}
 }
@@ -581,7 +583,7 @@ func TestAttachChromiumMissing(t *testing.T) {
 	t.Parallel()
 	srv := newNeko(t, nil)
 	code, out, errOut := runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "attach")
-	if code != codrive.ExitUnreachable || !strings.Contains(errOut, "--remote-debugging-port") {
+	if code != exitcode.Unreachable || !strings.Contains(errOut, "--remote-debugging-port") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 	if len(srv.Sessions()) != 0 {
@@ -623,7 +625,7 @@ func TestAttachExitsWhenNekoRefusesItForGood(t *testing.T) {
 	defer srv2.Close()
 	select {
 	case r := <-done:
-		if r.code != codrive.ExitAuth || !strings.Contains(r.errOut, "neko connection ended") {
+		if r.code != exitcode.Auth || !strings.Contains(r.errOut, "neko connection ended") {
 			t.Fatalf("exit %d\n%s%s", r.code, r.out, r.errOut)
 		}
 	case <-time.After(testTimeout):

@@ -14,6 +14,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/eventfmt"
+	"github.com/codrive/codrive/internal/exitcode"
 )
 
 func runCommand() *cli.Command {
@@ -38,9 +40,9 @@ While a person holds control, the script's acting commands wait; it only sees de
 func runScript(c *cli.Context) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return cli.Exit("usage: codrive run [flags] -- CMD [ARGS...]", codrive.ExitUsage)
+		return cli.Exit("usage: codrive run [flags] -- CMD [ARGS...]", exitcode.Usage)
 	}
-	cfg, err := arbiterConfig(c)
+	cfg, err := arbiterOptions(c)
 	if err != nil {
 		return err
 	}
@@ -49,7 +51,7 @@ func runScript(c *cli.Context) error {
 		return err
 	}
 	if opts.Listen == "" {
-		return cli.Exit("--listen must not be empty: run gives the script codrive's proxy", codrive.ExitUsage)
+		return cli.Exit("--listen must not be empty: run gives the script codrive's proxy", exitcode.Usage)
 	}
 
 	// Until the child runs, a signal aborts codrive itself; from then on it
@@ -75,7 +77,7 @@ func runScript(c *cli.Context) error {
 		defer scancel()
 		return s.Close(sctx)
 	}
-	ws, err := s.Proxy().BrowserWSURL(actx)
+	ws, err := s.ProxyWSURL(actx)
 	if err != nil {
 		return errors.Join(fmt.Errorf("proxy: %w", err), shutdown())
 	}
@@ -90,8 +92,9 @@ func runScript(c *cli.Context) error {
 	go func() {
 		defer close(printed)
 		for ev := range events {
-			if ev.Kind == "state" || ev.Kind == "request" || ev.Kind == "handoff" || ev.Kind == "error" {
-				fmt.Fprintln(errOut, "codrive: "+codrive.FormatEvent(ev))
+			switch ev.Kind {
+			case codrive.EventState, codrive.EventRequest, codrive.EventHandoff, codrive.EventError:
+				fmt.Fprintln(errOut, "codrive: "+eventfmt.Line(ev))
 			}
 		}
 	}()
@@ -135,7 +138,7 @@ func runScript(c *cli.Context) error {
 	if closeErr != nil {
 		fmt.Fprintln(errOut, "codrive: cleanup: "+oneLine(closeErr.Error()))
 		if code == 0 {
-			code = codrive.ExitFailure
+			code = exitcode.Failure
 		}
 	}
 	if code != 0 {
@@ -148,7 +151,7 @@ func runScript(c *cli.Context) error {
 // 128+N when signal N killed it.
 func exitCode(ps *os.ProcessState, err error) int {
 	if ps == nil {
-		return codrive.ExitFailure
+		return exitcode.Failure
 	}
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
@@ -157,7 +160,7 @@ func exitCode(ps *os.ProcessState, err error) int {
 		return c
 	}
 	if err != nil {
-		return codrive.ExitFailure
+		return exitcode.Failure
 	}
 	return 0
 }

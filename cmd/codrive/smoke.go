@@ -7,8 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/codrive/codrive/codrive"
-	"github.com/codrive/codrive/codrive/smoke"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/smoke"
 )
 
 func smokeCommand() *cli.Command {
@@ -39,7 +39,7 @@ password (--password / CODRIVE_NEKO_PASSWORD).`,
 			}
 			log, err := newLogger(c)
 			if err != nil {
-				return cli.Exit(err.Error(), codrive.ExitUsage)
+				return cli.Exit(err.Error(), exitcode.Usage)
 			}
 			ctx, stop := signalContext(c.App.ErrWriter)
 			defer stop()
@@ -63,7 +63,7 @@ password (--password / CODRIVE_NEKO_PASSWORD).`,
 				}
 			}
 			if !r.Passed {
-				return cli.Exit("", codrive.ExitFailure)
+				return cli.Exit("", exitcode.Failure)
 			}
 			return nil
 		},

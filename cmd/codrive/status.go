@@ -7,7 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/oneshot"
 )
 
 func statusCommand() *cli.Command {
@@ -35,8 +36,8 @@ func status(c *cli.Context) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
-	r := codrive.CollectStatus(ctx, codrive.StatusOptions{
-		NekoURL: c.String("neko"), User: c.String("user"), Password: pw, Cookies: c.Bool("cookies"),
+	r := oneshot.CollectStatus(ctx, oneshot.StatusOptions{
+		Login:  login(c, pw),
 		CDPURL: c.String("cdp"), Target: c.String("target"),
 	})
 	if c.Bool("json") {
@@ -45,10 +46,10 @@ func status(c *cli.Context) error {
 		if err := enc.Encode(r); err != nil {
 			return err
 		}
-	} else if err := codrive.WriteReport(c.App.Writer, r); err != nil {
+	} else if err := r.WriteText(c.App.Writer); err != nil {
 		return err
 	}
-	if code := r.ExitCode(); code != codrive.ExitOK {
+	if code := r.ExitCode(); code != exitcode.OK {
 		// The report already says why; exit with its code, print nothing more.
 		return cli.Exit("", code)
 	}

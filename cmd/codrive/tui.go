@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/tui"
 )
 
@@ -39,7 +40,7 @@ func runTUI(c *cli.Context) error {
 	if c.Bool("plain") || !isFile || !isTerminal(out) {
 		return attach(c)
 	}
-	cfg, err := arbiterConfig(c)
+	cfg, err := arbiterOptions(c)
 	if err != nil {
 		return err
 	}
@@ -64,10 +65,8 @@ func runTUI(c *cli.Context) error {
 	events, unsubscribe := s.Subscribe()
 	sink.SetOutput(nil)
 	runErr := tui.Run(ctx, s, tui.Options{
-		NekoURL:        s.Client().BaseURL(),
+		NekoURL:        c.String("neko"),
 		ProxyURL:       s.ProxyURL(),
-		Room:           s.Conn().Room,
-		ConnDone:       s.Conn().Done(),
 		Events:         events,
 		Logs:           sink.Lines(),
 		AcquireOnStart: c.Bool("acquire"),
@@ -97,7 +96,7 @@ func isTerminal(f *os.File) bool {
 func tuiLogger(c *cli.Context, sink *tui.LogSink) (*slog.Logger, error) {
 	level, err := logLevel(c)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), codrive.ExitUsage)
+		return nil, cli.Exit(err.Error(), exitcode.Usage)
 	}
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 		if len(groups) == 0 && a.Key == slog.TimeKey {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/neko/nekotest"
 )
 
@@ -252,15 +252,15 @@ func TestTUIUsageErrors(t *testing.T) {
 		{"tui", "--bogus"},
 	} {
 		code, out, errOut := runCLI(t, args...)
-		if code != codrive.ExitUsage {
-			t.Errorf("%v: exit %d, want %d\n%s%s", args, code, codrive.ExitUsage, out, errOut)
+		if code != exitcode.Usage {
+			t.Errorf("%v: exit %d, want %d\n%s%s", args, code, exitcode.Usage, out, errOut)
 		}
 		if lines := strings.Split(strings.TrimSpace(errOut), "\n"); len(lines) != 1 || !strings.HasPrefix(lines[0], "codrive: ") {
 			t.Errorf("%v: want one error line, got %q", args, errOut)
 		}
 	}
 	code, _, errOut := runCLI(t, "tui", "extra")
-	if code != codrive.ExitUsage || !strings.Contains(errOut, "tui takes no arguments") {
+	if code != exitcode.Usage || !strings.Contains(errOut, "tui takes no arguments") {
 		t.Errorf("tui extra: %d %q", code, errOut)
 	}
 }

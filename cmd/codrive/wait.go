@@ -11,7 +11,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
-	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/oneshot"
 )
 
 func waitCommand() *cli.Command {
@@ -34,16 +35,15 @@ func waitCommand() *cli.Command {
 			ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 			defer cancel()
 			p := newProgress(c.App.Writer)
-			err = codrive.WaitReady(ctx, codrive.WaitOptions{
-				NekoURL: c.String("neko"), User: c.String("user"), Password: pw, Cookies: c.Bool("cookies"),
-				CDPURL: c.String("cdp"), Progress: p.report,
+			err = oneshot.WaitReady(ctx, oneshot.WaitOptions{
+				Login: login(c, pw), CDPURL: c.String("cdp"), Progress: p.report,
 			})
 			p.finish()
 			if err != nil {
-				var we *codrive.WaitError
+				var we *oneshot.WaitError
 				if errors.As(err, &we) {
 					// Not reachable in time is what wait is about: exit 4.
-					return cli.Exit(err.Error(), codrive.ExitUnreachable)
+					return cli.Exit(err.Error(), exitcode.Unreachable)
 				}
 				return err
 			}
@@ -69,7 +69,7 @@ func newProgress(w io.Writer) *progress {
 	return &progress{w: w, tty: tty}
 }
 
-func (p *progress) report(ev codrive.WaitProgress) {
+func (p *progress) report(ev oneshot.WaitProgress) {
 	elapsed := ev.Elapsed.Round(100 * time.Millisecond)
 	switch {
 	case ev.Done:

@@ -1,4 +1,4 @@
-package codrive
+package oneshot
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 
 // WaitOptions configures WaitReady.
 type WaitOptions struct {
-	NekoURL, User, Password string
-	Cookies                 bool
-	CDPURL                  string
+	Login
+	// CDPURL is Chromium's debugging endpoint.
+	CDPURL string
 	// Interval between attempts; default 500ms.
 	Interval time.Duration
 	// Progress, if set, is called when a step starts, on every failed
@@ -24,11 +24,11 @@ type WaitOptions struct {
 
 // WaitProgress reports one step of WaitReady.
 type WaitProgress struct {
-	Step    string
-	Elapsed time.Duration
-	Attempt int
-	Done    bool
-	Err     error
+	Step    string        // one of the WaitStep names
+	Elapsed time.Duration // since WaitReady started
+	Attempt int           // 0 when the step starts, then 1, 2, ...
+	Done    bool          // the step succeeded
+	Err     error         // the attempt's error
 }
 
 // The steps WaitReady goes through, in order.
@@ -48,7 +48,7 @@ func WaitReady(ctx context.Context, o WaitOptions) error {
 	if o.Interval <= 0 {
 		o.Interval = 500 * time.Millisecond
 	}
-	c, err := neko.NewClient(o.NekoURL, neko.Options{Cookies: o.Cookies})
+	c, err := o.client()
 	if err != nil {
 		return err
 	}
@@ -119,11 +119,12 @@ func waitStep(ctx context.Context, name string, try func(context.Context) error,
 
 // WaitError says which step of WaitReady never came up.
 type WaitError struct {
-	Step    string
-	Elapsed time.Duration
-	Last    error
+	Step    string        // the step that never succeeded
+	Elapsed time.Duration // how long WaitReady waited in all
+	Last    error         // the step's last error
 }
 
+// Error says which step never came up, after how long, and why.
 func (e *WaitError) Error() string {
 	return fmt.Sprintf("%s never came up (waited %s): %v", e.Step, e.Elapsed.Round(100*time.Millisecond), e.Last)
 }

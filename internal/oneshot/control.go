@@ -1,4 +1,4 @@
-package codrive
+package oneshot
 
 import (
 	"context"
@@ -7,22 +7,16 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 )
 
-// One-shot control operations for `codrive control`. Each logs in as its own
-// short-lived neko session and logs out again. None of them leaves that
-// session hosting: a session without a socket would hold the browser for
-// good, the "dead bot" codrive exists to prevent.
+// Control operations for `codrive control`. None of them leaves its
+// short-lived session hosting: a session without a socket would hold the
+// browser for good, the "dead bot" codrive exists to prevent.
 
-// ControlOptions are the neko credentials for one-shot control operations.
-type ControlOptions struct {
-	NekoURL, User, Password string
-	Cookies                 bool
-}
-
-func oneShot(ctx context.Context, o ControlOptions, f func(c *neko.Client) (string, error)) (string, error) {
-	c, err := neko.NewClient(o.NekoURL, neko.Options{Cookies: o.Cookies})
+func oneShot(ctx context.Context, o Login, f func(c *neko.Client) (string, error)) (string, error) {
+	c, err := o.client()
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +52,7 @@ func ResolveSession(sessions []neko.SessionData, key string) (neko.SessionData, 
 	case 0:
 		ids := make([]string, 0, len(sessions))
 		for _, s := range sessions {
-			ids = append(ids, describeHost(s.ID, s.Profile.Name))
+			ids = append(ids, who(s.ID, s.Profile.Name))
 		}
 		return neko.SessionData{}, fmt.Errorf("no session %q (sessions: %s)", key, strings.Join(ids, ", "))
 	default:
@@ -84,17 +78,17 @@ func hostText(c *neko.Client, ctx context.Context) (string, error) {
 	}
 	for _, s := range sessions {
 		if s.ID == st.HostID {
-			return describeHost(s.ID, s.Profile.Name), nil
+			return who(s.ID, s.Profile.Name), nil
 		}
 	}
 	return st.HostID, nil
 }
 
-// ControlRequest asks for control on behalf of a short-lived session. When
+// Request asks for control on behalf of a short-lived session. When
 // someone hosts, neko forwards the request to them: the message names them.
 // When nobody hosts, neko would grant it to this session, which is about to
 // go away; codrive gives it straight back and says so.
-func ControlRequest(ctx context.Context, o ControlOptions) (string, error) {
+func Request(ctx context.Context, o Login) (string, error) {
 	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
 		res, err := c.RequestControl(ctx)
 		if err != nil {
@@ -114,10 +108,10 @@ func ControlRequest(ctx context.Context, o ControlOptions) (string, error) {
 	})
 }
 
-// ControlRelease frees control held by a session of codrive's user (a bot
+// Release frees control held by a session of codrive's user (a bot
 // that died without releasing, say). It needs an admin login, since neko
 // lets only the host itself release.
-func ControlRelease(ctx context.Context, o ControlOptions) (string, error) {
+func Release(ctx context.Context, o Login) (string, error) {
 	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
 		st, err := c.ControlStatus(ctx)
 		if err != nil {
@@ -135,21 +129,21 @@ func ControlRelease(ctx context.Context, o ControlOptions) (string, error) {
 			return "", err
 		}
 		if host.Profile.Name != o.User {
-			return "", fmt.Errorf("%s hosts, not a %q session: not releasing a person's control (use `codrive control reset` as admin)", describeHost(host.ID, host.Profile.Name), o.User)
+			return "", fmt.Errorf("%s hosts, not a %q session: not releasing a person's control (use `codrive control reset` as admin)", who(host.ID, host.Profile.Name), o.User)
 		}
 		if err := c.ResetControl(ctx); err != nil {
 			if errors.Is(err, neko.ErrNotAdmin) {
-				return "", fmt.Errorf("releasing %s needs an admin login: %w", describeHost(host.ID, host.Profile.Name), err)
+				return "", fmt.Errorf("releasing %s needs an admin login: %w", who(host.ID, host.Profile.Name), err)
 			}
 			return "", err
 		}
-		return "released control held by " + describeHost(host.ID, host.Profile.Name), nil
+		return "released control held by " + who(host.ID, host.Profile.Name), nil
 	})
 }
 
-// ControlGive makes session (an id or a unique name) the host; the caller
+// Give makes session (an id or a unique name) the host; the caller
 // must host or be admin.
-func ControlGive(ctx context.Context, o ControlOptions, session string) (string, error) {
+func Give(ctx context.Context, o Login, session string) (string, error) {
 	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
 		target, err := resolveOther(ctx, c, session)
 		if err != nil {
@@ -158,14 +152,14 @@ func ControlGive(ctx context.Context, o ControlOptions, session string) (string,
 		if err := c.GiveControl(ctx, target.ID); err != nil {
 			return "", err
 		}
-		return "control given to " + describeHost(target.ID, target.Profile.Name), nil
+		return "control given to " + who(target.ID, target.Profile.Name), nil
 	})
 }
 
-// ControlTake takes control from whoever hosts (admin only) and hands it to
+// Take takes control from whoever hosts (admin only) and hands it to
 // session, or, with session empty, clears it: the one-shot session itself
 // never keeps it.
-func ControlTake(ctx context.Context, o ControlOptions, session string) (string, error) {
+func Take(ctx context.Context, o Login, session string) (string, error) {
 	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
 		prev, _ := hostText(c, ctx)
 		if err := c.TakeControl(ctx); err != nil {
@@ -189,7 +183,7 @@ func ControlTake(ctx context.Context, o ControlOptions, session string) (string,
 			_ = c.ReleaseControl(ctx)
 			return "", err
 		}
-		return "took control and gave it to " + describeHost(target.ID, target.Profile.Name), nil
+		return "took control and gave it to " + who(target.ID, target.Profile.Name), nil
 	})
 }
 
@@ -209,11 +203,11 @@ func resolveOther(ctx context.Context, c *neko.Client, key string) (neko.Session
 	return target, err
 }
 
-// ControlReset clears the host (admin only), and restores a room lock left
-// by a codrive session that is gone (see OrphanLock).
-func ControlReset(ctx context.Context, o ControlOptions) (string, error) {
+// Reset clears the host (admin only), and restores a room lock left
+// by a codrive session that is gone (see roomlock.Orphan).
+func Reset(ctx context.Context, o Login) (string, error) {
 	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
-		restored, err := restoreOrphan(ctx, c)
+		restored, err := roomlock.RestoreOrphan(ctx, c)
 		if err != nil {
 			return "", err
 		}
@@ -231,26 +225,4 @@ func ControlReset(ctx context.Context, o ControlOptions) (string, error) {
 		}
 		return msg, nil
 	})
-}
-
-// restoreOrphan restores the room's lock record if its codrive is gone.
-func restoreOrphan(ctx context.Context, c *neko.Client) (*OrphanLock, error) {
-	settings, err := c.Settings(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read room settings: %w", err)
-	}
-	sessions, err := c.Sessions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	o, err := findOrphan(settings, sessions)
-	if o == nil {
-		return nil, err
-	}
-	cur := lockSettings{LockedControls: settings.LockedControls, ImplicitHosting: settings.ImplicitHosting}
-	before := lockSettings{LockedControls: o.LockedControls, ImplicitHosting: o.ImplicitHosting}
-	if err := c.UpdateSettings(ctx, restorePatch(cur, &before)); err != nil {
-		return nil, fmt.Errorf("restore the room left locked by codrive session %s: %w", o.Owner, err)
-	}
-	return o, nil
 }

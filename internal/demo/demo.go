@@ -104,10 +104,8 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		return nil, fmt.Errorf("demo: start chromium (make setup installs Debian's): %w", err)
 	}
 	d.Session, err = codrive.Attach(ctx, codrive.Options{
-		Config: codrive.Config{
-			NekoURL: d.neko.URL, User: "codrive", Password: adminPW,
-			Policy: codrive.PolicyYield, ReclaimAfter: o.ReclaimAfter, Logger: o.Logger,
-		},
+		NekoURL: d.neko.URL, User: "codrive", Password: adminPW,
+		Policy: codrive.PolicyYield, ReclaimAfter: o.ReclaimAfter, Logger: o.Logger,
 		CDPURL: d.browser.URL,
 		Listen: "127.0.0.1:0",
 	})
@@ -183,7 +181,7 @@ func (d *Demo) Run(ctx context.Context) (Summary, error) {
 	defer d.mu.Unlock()
 	return Summary{
 		Steps: d.steps, Handoffs: d.handoffs, Paused: d.paused,
-		Held: d.Session.Proxy().Stats().HeldTotal, Result: result,
+		Held: d.Session.ProxyStats().HeldTotal, Result: result,
 		Duration: time.Since(start),
 	}, nil
 }
@@ -206,9 +204,7 @@ func (d *Demo) automation(ctx context.Context, page *cdp.Page, midway chan<- str
 		{"confirm it", chromedp.Click(chromedp.CSS("#confirm"))},
 	}
 	for i, s := range steps {
-		if err := d.Session.Conn().SendBroadcast("codrive-demo", map[string]any{"step": i + 1, "action": s.say}); err != nil {
-			d.opts.Logger.Debug("demo: broadcast", "err", err)
-		}
+		d.opts.Logger.Info("demo: automation step", "step", i+1, "action", s.say)
 		actx, cancel := context.WithTimeout(page.Context(), time.Minute)
 		err := chromedp.Do(actx, s.do)
 		cancel()

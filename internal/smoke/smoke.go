@@ -84,7 +84,7 @@ type run struct {
 	client   *neko.Client
 	admin    bool
 	settings *neko.Settings
-	arb      *codrive.Arbiter
+	arb      *codrive.Session // neko side only: the checks attach to the page themselves
 	page     *cdp.Page
 	failed   map[string]bool
 }
@@ -253,7 +253,9 @@ func (r *run) readSettings(ctx context.Context) (string, error) {
 }
 
 func (r *run) control(ctx context.Context) (string, error) {
-	arb, err := codrive.Connect(ctx, codrive.Config{
+	// No CDP URL: this check is about neko alone, and the page checks
+	// after it pass the session's gate themselves (Do).
+	arb, err := codrive.Attach(ctx, codrive.Options{
 		NekoURL: r.o.NekoURL, User: r.o.User, Password: r.o.Password, Cookies: r.o.Cookies,
 		Policy: codrive.PolicyYield, ReclaimAfter: 100 * time.Millisecond, Logger: r.o.Logger,
 	})

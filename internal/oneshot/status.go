@@ -1,12 +1,17 @@
-package codrive
+package oneshot
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/codrive/codrive/cdp"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/roomlock"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -39,8 +44,8 @@ type NekoReport struct {
 	Screen    *neko.ScreenSize `json:"screen,omitempty"`
 	// OrphanLock is a room lock left by a codrive session that is gone
 	// (policy locked, then a crash): `codrive control reset` restores it.
-	OrphanLock *OrphanLock `json:"orphanLock,omitempty"`
-	Error      string      `json:"error,omitempty"`
+	OrphanLock *roomlock.Orphan `json:"orphanLock,omitempty"`
+	Error      string           `json:"error,omitempty"`
 }
 
 // HostReport names the host.
@@ -82,9 +87,12 @@ type TargetReport struct {
 
 // StatusOptions configures CollectStatus.
 type StatusOptions struct {
-	NekoURL, User, Password string
-	Cookies                 bool
-	CDPURL, Target          string
+	Login
+	// CDPURL is Chromium's debugging endpoint.
+	CDPURL string
+	// Target selects the tab to report on: a target id or URL substring;
+	// default the first page.
+	Target string
 }
 
 // CollectStatus asks both sides and reports. It never fails: what went wrong
@@ -110,7 +118,7 @@ func CollectStatus(ctx context.Context, o StatusOptions) Report {
 		r.State = ReportReady
 		host := "nobody hosts"
 		if r.Neko.Host != nil {
-			host = describeHost(r.Neko.Host.ID, r.Neko.Host.Name) + " hosts"
+			host = who(r.Neko.Host.ID, r.Neko.Host.Name) + " hosts"
 		}
 		r.Reason = fmt.Sprintf("neko and Chromium answer; %s; page %s", host, r.CDP.Page.URL)
 	}
@@ -118,7 +126,7 @@ func CollectStatus(ctx context.Context, o StatusOptions) Report {
 }
 
 func collectNeko(ctx context.Context, o StatusOptions, r *NekoReport) error {
-	c, err := neko.NewClient(o.NekoURL, neko.Options{Cookies: o.Cookies})
+	c, err := o.client()
 	if err != nil {
 		r.Error = err.Error()
 		return err
@@ -159,7 +167,7 @@ func collectNeko(ctx context.Context, o StatusOptions, r *NekoReport) error {
 	if room.Host.HasHost && room.Host.HostID != "" {
 		r.Host = &HostReport{ID: room.Host.HostID, Name: sessionName(room, room.Host.HostID)}
 	}
-	if r.OrphanLock, err = findOrphan(room.Settings, sessions); err != nil {
+	if r.OrphanLock, err = roomlock.FindOrphan(room.Settings, sessions); err != nil {
 		r.Error = err.Error()
 	}
 	for _, s := range sessions {
@@ -198,46 +206,111 @@ func collectCDP(ctx context.Context, o StatusOptions, r *CDPReport) error {
 	return nil
 }
 
-// Exit codes, documented in the README and in `codrive --help`.
-const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitUsage       = 2
-	ExitAuth        = 3
-	ExitUnreachable = 4
-)
-
 // ExitCode maps a report to the process status: ready 0, degraded 1,
 // error 3 when neko refused the login (else 1), unreachable 4.
 func (r Report) ExitCode() int {
 	switch r.State {
 	case ReportReady:
-		return ExitOK
+		return exitcode.OK
 	case ReportUnreachable:
-		return ExitUnreachable
+		return exitcode.Unreachable
 	case ReportError:
 		if r.Neko.Reachable && r.Neko.Error != "" && !r.Neko.loggedIn() {
-			return ExitAuth
+			return exitcode.Auth
 		}
-		return ExitFailure
+		return exitcode.Failure
 	default:
-		return ExitFailure
+		return exitcode.Failure
 	}
 }
 
 func (n NekoReport) loggedIn() bool { return n.Protocol != "" }
 
-// ExitCodeFor maps an error to the process status: 3 for authentication
-// failures, 4 when neko or Chromium cannot be reached, 1 otherwise.
-func ExitCodeFor(err error) int {
-	switch {
-	case err == nil:
-		return ExitOK
-	case errors.Is(err, neko.ErrUnauthorized), errors.Is(err, neko.ErrLoginsLocked):
-		return ExitAuth
-	case errors.Is(err, neko.ErrUnreachable), errors.Is(err, cdp.ErrNoEndpoint):
-		return ExitUnreachable
-	default:
-		return ExitFailure
+// sessionName is a session's display name, or its id.
+func sessionName(room neko.Room, id string) string {
+	if s, ok := room.Sessions[id]; ok && s.Profile.Name != "" {
+		return s.Profile.Name
 	}
+	return id
+}
+
+// WriteText writes the report for people, as `codrive status` prints it.
+func (r Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "state:\t%s\n", r.State)
+	fmt.Fprintf(tw, "reason:\t%s\n", r.Reason)
+	fmt.Fprintf(tw, "\n")
+	fmt.Fprintf(tw, "neko:\t%s\n", r.Neko.URL)
+	fmt.Fprintf(tw, "  reachable:\t%v\n", r.Neko.Reachable)
+	if r.Neko.Protocol != "" {
+		fmt.Fprintf(tw, "  protocol:\t%s\n", r.Neko.Protocol)
+	}
+	admin := ""
+	if r.Neko.Admin {
+		admin = " (admin)"
+	}
+	fmt.Fprintf(tw, "  user:\t%s%s\n", r.Neko.User, admin)
+	if r.Neko.Error != "" {
+		fmt.Fprintf(tw, "  error:\t%s\n", r.Neko.Error)
+	}
+	if r.Neko.Protocol != "" {
+		host := "nobody"
+		if r.Neko.Host != nil {
+			host = who(r.Neko.Host.ID, r.Neko.Host.Name)
+		}
+		fmt.Fprintf(tw, "  host:\t%s\n", host)
+		if s := r.Neko.Settings; s != nil {
+			fmt.Fprintf(tw, "  settings:\tlocked_controls=%v implicit_hosting=%v locked_logins=%v private_mode=%v control_protection=%v heartbeat_interval=%d\n",
+				s.LockedControls, s.ImplicitHosting, s.LockedLogins, s.PrivateMode, s.ControlProtection, s.HeartbeatInterval)
+		}
+		if sc := r.Neko.Screen; sc != nil {
+			fmt.Fprintf(tw, "  screen:\t%dx%d@%d\n", sc.Width, sc.Height, sc.Rate)
+		}
+		fmt.Fprintf(tw, "  sessions:\t%d\n", len(r.Neko.Sessions))
+		for _, s := range r.Neko.Sessions {
+			var flags []string
+			if s.Host {
+				flags = append(flags, "HOST")
+			}
+			if s.Admin {
+				flags = append(flags, "admin")
+			}
+			if s.Connected {
+				flags = append(flags, "connected")
+			}
+			if s.Watching {
+				flags = append(flags, "watching")
+			}
+			if s.Self {
+				flags = append(flags, "this status check")
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", s.Name, s.ID, strings.Join(flags, ", "))
+		}
+	}
+	fmt.Fprintf(tw, "\n")
+	fmt.Fprintf(tw, "chromium:\t%s\n", r.CDP.URL)
+	fmt.Fprintf(tw, "  reachable:\t%v\n", r.CDP.Reachable)
+	if r.CDP.Browser != "" {
+		fmt.Fprintf(tw, "  browser:\t%s (protocol %s)\n", r.CDP.Browser, r.CDP.ProtocolVersion)
+	}
+	if r.CDP.Error != "" {
+		fmt.Fprintf(tw, "  error:\t%s\n", r.CDP.Error)
+	}
+	if r.CDP.Page != nil {
+		fmt.Fprintf(tw, "  page:\t%s  %q (%s)\n", orDash(r.CDP.Page.URL), r.CDP.Page.Title, r.CDP.Page.ID)
+	}
+	if len(r.CDP.Targets) > 0 {
+		fmt.Fprintf(tw, "  targets:\t%d\n", len(r.CDP.Targets))
+		for _, t := range r.CDP.Targets {
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", t.Type, t.ID, orDash(t.URL))
+		}
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

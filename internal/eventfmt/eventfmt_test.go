@@ -1,0 +1,54 @@
+package eventfmt
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/codrive/codrive/codrive"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// The shapes `codrive attach` prints, one per event: --json and text. The
+// JSON is codrive.Event's own: the golden file pins the library's JSON
+// form as much as the command's output.
+func TestEventGolden(t *testing.T) {
+	at := time.Date(2026, 11, 23, 17, 45, 1, 0, time.UTC)
+	ev := codrive.Event{
+		Time: at, Kind: codrive.EventState, Actor: "alice-Ab3dE", ActorName: "alice",
+		Reason: "alice (alice-Ab3dE) asked for control (policy yield)",
+		Status: codrive.Status{
+			State: codrive.StateHuman, Host: "alice-Ab3dE", HostName: "alice", Since: at,
+			Reason: "alice (alice-Ab3dE) asked for control (policy yield)", Session: "codrive-x1Y2z",
+			Policy: codrive.PolicyYield, Gate: codrive.GateWaiting, Pending: []codrive.PendingRequest{{ID: "bob-Qw3rT", Name: "bob", Since: at}},
+		},
+		Page: &codrive.PageInfo{TargetID: "C911F93F3911D61DE9B688EE58D5CCFF", URL: "https://example.com/", Title: "Example", Attached: true},
+	}
+	var js bytes.Buffer
+	if err := WriteJSON(&js, ev); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "event.json", js.Bytes())
+	golden(t, "event.txt", []byte(Line(ev)+"\n"))
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file (go test ./internal/eventfmt -run Golden -update creates it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s differs from the golden file\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
