@@ -272,15 +272,38 @@ func (w *realRun) play() {
 	// Everyone lets go; automation gets its last commands through (I3, and
 	// every command is answered).
 	w.bg.Wait()
-	for _, p := range append(w.people, w.root) {
-		// Over the socket too: it comes after the person's own input
-		// events, which can still take control (implicit hosting).
-		_ = p.conn.ReleaseControl()
-		_ = p.client.ReleaseControl(ctx)
-	}
 	w.s.Resume()
 	w.sc.evaluate(fmt.Sprintf("window.n = (window.n || 0) + 1 // %s", w.marker))
-	w.sc.answered(w.t)
+	// A request a person made during play can still be answered with a
+	// yield after they let go: let go again whenever one hosts, until
+	// every command is answered.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.sc.answered(w.t)
+	}()
+	for {
+		for _, p := range append(w.people, w.root) {
+			// Over the socket too: it comes after the person's own input
+			// events, which can still take control (implicit hosting).
+			_ = p.conn.ReleaseControl()
+			_ = p.client.ReleaseControl(ctx)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-done:
+			case <-wctx.Done():
+			}
+			cancel()
+		}()
+		_, err := w.s.WaitState(wctx, func(s Status) bool { return s.State == StateHuman })
+		cancel()
+		if err != nil {
+			<-done
+			return
+		}
+	}
 }
 
 func (w *realRun) check() {
@@ -322,7 +345,7 @@ func (w *realRun) check() {
 	// fact: readSlack is that resolution on a loaded machine (the
 	// simulation checks the order exactly). A steal also gets the time
 	// between codrive's gate and the write (stealSlack).
-	const readSlack, stealSlack = 50 * time.Millisecond, 250 * time.Millisecond
+	const readSlack, stealSlack = 200 * time.Millisecond, 250 * time.Millisecond
 	// A change took effect no later than the first of the watcher and
 	// codrive to hear of it (changes[i] and states[i] are the same change,
 	// by I4 above).
