@@ -29,7 +29,7 @@ func (a *arbiter) statusAndChange() (Status, <-chan struct{}) {
 
 // Begin: see Session.Begin.
 func (a *arbiter) Begin(ctx context.Context) (done func(), err error) {
-	c, err := a.begin(ctx, true)
+	c, err := a.begin(ctx, true, stepCommand)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +54,12 @@ func (c *command) Done() {
 	c.done.Do(func() { c.a.post(envelope{in: inStepEnd{Call: c.id}}) })
 }
 
-func (a *arbiter) begin(ctx context.Context, sent bool) (*command, error) {
+func (a *arbiter) begin(ctx context.Context, sent bool, kind stepKindT) (*command, error) {
 	for {
 		// The change channel is taken before asking: a change between the
 		// answer and the wait below then wakes the wait at once.
 		_, changed := a.statusAndChange()
-		id, err := a.callNow(func(id callID) input { return inBegin{Call: id, Sent: sent} })
+		id, err := a.callNow(func(id callID) input { return inBegin{Call: id, Sent: sent, Kind: kind} })
 		switch {
 		case err == nil:
 			return &command{a: a, id: id}, nil

@@ -177,7 +177,7 @@ func BenchmarkGateStep(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		c, err := a.begin(ended, false)
+		c, err := a.begin(ended, false, stepCommand)
 		if err != nil {
 			b.Fatal(err)
 		}

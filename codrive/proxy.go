@@ -47,8 +47,20 @@ func (c *controller) close() {
 	c.hub.Close()
 }
 
-func (c *controller) Begin(ctx context.Context) (cdpproxy.Step, error) { return c.a.begin(ctx, false) }
-func (c *controller) Status() cdpproxy.Status                          { return proxyStatus(c.a.Status()) }
+func (c *controller) Begin(ctx context.Context, kind cdpproxy.StepKind) (cdpproxy.Step, error) {
+	return c.a.begin(ctx, false, stepKind(kind))
+}
+
+func stepKind(k cdpproxy.StepKind) stepKindT {
+	switch k {
+	case cdpproxy.StepPress:
+		return stepPress
+	case cdpproxy.StepContinue:
+		return stepContinue
+	}
+	return stepCommand
+}
+func (c *controller) Status() cdpproxy.Status { return proxyStatus(c.a.Status()) }
 func (c *controller) Subscribe() (<-chan cdpproxy.Status, func()) {
 	return c.hub.Subscribe()
 }

@@ -102,6 +102,11 @@ func (s *script) read() {
 }
 
 func (s *script) evaluate(expression string) {
+	s.send("Runtime.evaluate", map[string]any{"expression": expression})
+}
+
+// send sends one command without waiting for its answer.
+func (s *script) send(method string, params map[string]any) {
 	s.mu.Lock()
 	s.next++
 	id := s.next
@@ -109,7 +114,14 @@ func (s *script) evaluate(expression string) {
 	s.mu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	_ = s.ws.WriteJSON(map[string]any{"id": id, "method": "Runtime.evaluate", "params": map[string]any{"expression": expression}})
+	_ = s.ws.WriteJSON(map[string]any{"id": id, "method": method, "params": params})
+}
+
+// pendingCount is how many commands have no answer yet.
+func (s *script) pendingCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
 }
 
 // answered waits until every command sent so far has its answer.

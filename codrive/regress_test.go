@@ -1,6 +1,7 @@
 package codrive
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +133,59 @@ func TestFrozenNekoDoesNotEndCodrive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A script's click is two commands (press, release) and a drag more: a
+// person asking for control in the middle must not have their clicks land
+// inside it (found by the person-input scenarios on real neko). The
+// hand-over waits until the script lets go; what continues the gesture
+// passes meanwhile, anything else waits. (Commands keep their order on a
+// connection: an acting command sent in the middle of the gesture holds the
+// rest of it up until StepTimeout.)
+func TestHandOverWaitsForTheScriptsGesture(t *testing.T) {
+	t.Parallel()
+	c := sharedChromium(t)
+	srv := newNeko(t, nil)
+	tab := c.NewTabT(t, "about:blank")
+	cfg := testConfig(srv, PolicyYield)
+	cfg.CDPURL, cfg.Target, cfg.Listen = c.URL, tab, "127.0.0.1:0"
+	s, err := Attach(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	evs, unsub := s.Subscribe()
+	defer unsub()
+	if err := s.Acquire(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	sc := dialScript(t, s.ProxyURL(), tab)
+	mouse := func(typ string) {
+		sc.send("Input.dispatchMouseEvent", map[string]any{"type": typ, "x": 10, "y": 10, "button": "left", "clickCount": 1})
+	}
+	mouse("mousePressed")
+	sc.answered(t)
+	alice := newPerson(t, srv, "alice", false)
+	if _, err := alice.client.RequestControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, evs, "the hand-over waiting for the gesture", func(ev Event) bool {
+		return ev.Kind == EventYield && strings.Contains(ev.Reason, "let go")
+	})
+	mouse("mouseMoved")
+	mouse("mouseReleased")
+	sc.evaluate("window.x = 1") // not part of the gesture: held
+	// The release is answered while codrive still hosts; alice gets control
+	// after it, and the evaluation stays held until she lets go.
+	human := nextEvent(t, evs, "alice hosts", isState(StateHuman))
+	if n := sc.pendingCount(); n != 1 {
+		t.Fatalf("%d command(s) unanswered when alice got control, want only the held evaluation", n)
+	}
+	if human.Status.Host != alice.id() {
+		t.Fatalf("host %q", human.Status.Host)
+	}
+	if err := alice.client.ReleaseControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	sc.answered(t)
 }

@@ -160,9 +160,10 @@ type rule struct {
 	// automation waits ReclaimAfter before asking.
 	freeAfterHuman bool
 	freeSince      time.Time
-	// steps in flight, with the time a proxied command passed the gate
-	// until it is on its way to Chromium (zero once sent).
-	steps         map[callID]time.Time
+	// steps in flight (see stepInfo), and since when a gesture has held up
+	// a hand-over.
+	steps         map[callID]stepInfo
+	gestureWait   time.Time
 	lastActive    time.Time
 	releaseReason string
 
@@ -214,7 +215,7 @@ func newRule(cfg ruleConfig) *rule {
 		cfg:        cfg,
 		pol:        cfg.Policy.rule(),
 		sessions:   map[string]sessionInfo{},
-		steps:      map[callID]time.Time{},
+		steps:      map[callID]stepInfo{},
 		pending:    map[string]PendingRequest{},
 		ops:        map[opID]effREST{},
 		retryAt:    map[restKind]time.Time{},
@@ -243,10 +244,11 @@ func (r *rule) step(now time.Time, in input) []effect {
 	case inConnEnded:
 		r.onConnEnded(in.Reason)
 	case inBegin:
-		r.onBegin(in.Call, in.Sent)
+		r.onBegin(in.Call, in.Sent, in.Kind)
 	case inStepSent:
-		if _, ok := r.steps[in.Call]; ok {
-			r.steps[in.Call] = time.Time{}
+		if st, ok := r.steps[in.Call]; ok {
+			st.unsent = time.Time{}
+			r.steps[in.Call] = st
 		}
 	case inStepEnd:
 		if _, ok := r.steps[in.Call]; ok {
@@ -532,8 +534,8 @@ func (r *rule) progressYield() {
 	if r.opInFlight(opRelease) || r.opInFlight(opRequest) || r.opInFlight(opTake) || r.expect != nil {
 		return // one move of control at a time
 	}
-	if r.unsentSteps() {
-		return // what passed the gate reaches Chromium first
+	if r.unsentSteps() || r.gestureHeld(y.to) {
+		return // what passed the gate reaches Chromium first, gestures end
 	}
 	if n := len(r.steps); r.pol.FinishStep && !y.operator && n > 0 {
 		if r.now.Before(y.deadline) {
@@ -635,7 +637,8 @@ func (r *rule) syncHost() {
 	lockBusy := r.lockApplied || r.opInFlight(opLock) || r.opInFlight(opRestore)
 	hosting := st == StateAutomation || (r.closing && !r.connected && r.heldAtDrop)
 	switch {
-	case hosting && !r.wantsHost() && r.yield == nil && !lockBusy && r.may(opRelease) && !r.unsentSteps():
+	case hosting && !r.wantsHost() && r.yield == nil && !lockBusy && r.may(opRelease) && !r.unsentSteps() &&
+		(r.closing || !r.gestureHeld("")):
 		r.expect = &expectation{host: "", reason: r.releaseReason, op: r.rest(effREST{Kind: opRelease})}
 	case r.take != nil && r.take.op == 0:
 		r.take.op = r.rest(effREST{Kind: opTake})
@@ -682,8 +685,8 @@ func (r *rule) syncHost() {
 // passed: a proxy that never says so must not block the hand-over).
 func (r *rule) unsentSteps() bool {
 	var oldest time.Time
-	for _, at := range r.steps {
-		if !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
+	for _, st := range r.steps {
+		if at := st.unsent; !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
 			oldest = at
 		}
 	}
@@ -695,8 +698,47 @@ func (r *rule) unsentSteps() bool {
 		return true
 	}
 	r.fail(fmt.Sprintf("a command passed the gate %s ago and never reached Chromium; handing control over anyway", sentGrace))
-	for id := range r.steps {
-		r.steps[id] = time.Time{}
+	for id, st := range r.steps {
+		st.unsent = time.Time{}
+		r.steps[id] = st
+	}
+	return false
+}
+
+// gestureOpen: automation holds a button, key or touch point pressed.
+func (r *rule) gestureOpen() bool {
+	for _, st := range r.steps {
+		if st.gesture {
+			return true
+		}
+	}
+	return false
+}
+
+// gestureHeld: a hand-over (to a person, or "" for a release) waits while
+// automation holds something pressed, so a person's clicks never land
+// inside a script's click or drag; at most StepTimeout.
+func (r *rule) gestureHeld(to string) bool {
+	if !r.gestureOpen() {
+		r.gestureWait = time.Time{}
+		return false
+	}
+	if r.gestureWait.IsZero() {
+		r.gestureWait = r.now
+		who := "a person"
+		if to != "" {
+			who = r.describe(to)
+		}
+		r.emit(EventYield, to, fmt.Sprintf("waiting for automation to let go of what it holds pressed before handing control to %s", who))
+	}
+	if at := r.gestureWait.Add(r.cfg.StepTimeout); r.now.Before(at) {
+		r.wakeBy(at)
+		return true
+	}
+	r.fail(fmt.Sprintf("automation held a button or key pressed for %s; handing control over anyway", r.cfg.StepTimeout))
+	for id, st := range r.steps {
+		st.gesture = false
+		r.steps[id] = st
 	}
 	return false
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/codrive/codrive/neko"
 )
@@ -13,16 +12,21 @@ import (
 // They record what is asked (want, paused, a handoff, a give) and who waits
 // for what; what to do about it is decided in settle (rule.go).
 
-func (r *rule) onBegin(call callID, sent bool) {
+func (r *rule) onBegin(call callID, sent bool, kind stepKindT) {
+	// What continues a gesture passes while codrive still hosts and has not
+	// let go yet: the hand-over waits for the gesture to end.
+	continues := kind == stepContinue && r.gestureOpen() && r.state() == StateAutomation &&
+		r.expect == nil && (r.yield == nil || r.yield.op == 0)
 	switch {
 	case r.closing || r.ended:
 		r.reply(call, ErrClosed)
-	case r.gate() == GateOpen:
+	case r.gate() == GateOpen || continues:
 		r.want = true
-		r.steps[call] = time.Time{}
+		st := stepInfo{gesture: kind == stepPress}
 		if !sent {
-			r.steps[call] = r.now
+			st.unsent = r.now
 		}
+		r.steps[call] = st
 		r.lastActive = r.now
 		r.reply(call, nil)
 	default:

@@ -94,6 +94,7 @@ type (
 	inBegin struct {
 		Call callID
 		Sent bool
+		Kind stepKindT
 	}
 	inStepSent struct{ Call callID }
 	inStepEnd  struct{ Call callID }
@@ -117,6 +118,25 @@ type (
 		Err  error
 	}
 )
+
+// stepKindT is what a step does to the person's input devices (see
+// cdpproxy.StepKind).
+type stepKindT int
+
+const (
+	stepCommand  stepKindT = iota // an ordinary step
+	stepPress                     // presses: the step lasts until what it pressed is released
+	stepContinue                  // continues or ends a gesture in progress
+)
+
+// stepInfo is a step in flight.
+type stepInfo struct {
+	// unsent is when a proxied command passed the gate, until it is on its
+	// way to Chromium (zero once sent).
+	unsent time.Time
+	// gesture: a press, in flight until automation lets go of it.
+	gesture bool
+}
 
 // restResult is a REST operation's outcome.
 type restResult struct {

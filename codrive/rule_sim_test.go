@@ -128,6 +128,11 @@ type sim struct {
 	handoffs map[callID]bool
 
 	pendingSent map[callID]bool // begin calls in flight: acting at once?
+	pendingKind map[callID]stepKindT
+	// Gestures: presses in flight, the continuations that release them,
+	// and whether the rule said it gave up waiting for them.
+	presses, releasers map[callID]bool
+	gestureGaveUp      bool
 }
 
 func newSim(seed uint64, verbose bool) *sim {
@@ -183,6 +188,8 @@ func (w *sim) boot() {
 	w.takeAllowed = 0
 	w.handoffs = map[callID]bool{}
 	w.pendingSent = map[callID]bool{}
+	w.pendingKind = map[callID]stepKindT{}
+	w.presses, w.releasers = map[callID]bool{}, map[callID]bool{}
 	w.deliver(w.initInput(false, "connected"))
 }
 
@@ -215,6 +222,9 @@ func (w *sim) next() {
 func (w *sim) setHost(actor, host string, byCodrive bool) {
 	w.logf("  neko: host %q → %q by %s (codrive's own move: %v)", w.host, host, actor, byCodrive)
 	w.host, w.byCodeOf = host, byCodrive
+	if byCodrive && len(w.presses) > 0 && !w.gestureGaveUp {
+		panic(fmt.Sprintf("I1: codrive handed control to %q while automation held %d press(es)", host, len(w.presses)))
+	}
 	if byCodrive && len(w.unsent) > 0 {
 		panic(fmt.Sprintf("I1: codrive handed control to %q with %d command(s) that passed its gate not yet sent", host, len(w.unsent)))
 	}
@@ -335,6 +345,9 @@ func (w *sim) deliver(in input) {
 			w.ops = append(w.ops, &simOp{e: e, owner: w.r, self: w.self, allowed: w.takeAllowed > 0})
 		case effEmit:
 			w.logf("  event %s %s/%s host=%s: %s", e.Ev.Kind, e.Ev.Status.State, e.Ev.Status.Gate, e.Ev.Status.Host, e.Ev.Reason)
+			if strings.Contains(e.Ev.Reason, "held a button or key pressed") {
+				w.gestureGaveUp = true
+			}
 			if strings.Contains(e.Ev.Reason, "never reported it") && (w.lastDrop.IsZero() || w.now.Sub(w.lastDrop) > 3*reportGrace) {
 				// The slow way out is for a report lost with a socket;
 				// here nothing was lost, so the rule missed it.
@@ -384,7 +397,15 @@ func (w *sim) onReply(e effReply) {
 	w.logf("  reply %s#%d: %v", kind, e.Call, e.Err)
 	switch kind {
 	case "begin":
+		kind := w.pendingKind[e.Call]
+		delete(w.pendingKind, e.Call)
 		if e.Err == nil {
+			switch {
+			case kind == stepPress:
+				w.presses[e.Call] = true
+			case kind == stepContinue && w.rng.IntN(2) == 0:
+				w.releasers[e.Call] = true
+			}
 			w.steps[e.Call] = true
 			if w.pendingSent[e.Call] {
 				w.checkI1() // the Go API's step acts at once
@@ -471,9 +492,12 @@ func (w *sim) checkStateCount(in input, n int) {
 
 // begin asks for a step: sent, a Go API step acting at once; else a
 // proxied command that reaches Chromium later (sent).
-func (w *sim) begin(sent bool) {
+func (w *sim) begin(sent bool) { w.beginKind(sent, stepCommand) }
+
+func (w *sim) beginKind(sent bool, kind stepKindT) {
 	w.pendingSent[w.nextCall+1] = sent
-	w.call("begin", func(id callID) input { return inBegin{Call: id, Sent: sent} })
+	w.pendingKind[w.nextCall+1] = kind
+	w.call("begin", func(id callID) input { return inBegin{Call: id, Sent: sent, Kind: kind} })
 }
 
 // sent: a proxied command that passed the gate reaches Chromium.
@@ -485,6 +509,18 @@ func (w *sim) sent(id callID) {
 func (w *sim) end(id callID) {
 	if _, ok := w.unsent[id]; ok {
 		w.sent(id)
+	}
+	delete(w.presses, id)
+	if w.releasers[id] {
+		// The release is answered: everything pressed is let go (the
+		// proxy ends the presses' steps with it).
+		delete(w.releasers, id)
+		for p := range w.presses {
+			w.end(p)
+		}
+	}
+	if len(w.presses) == 0 {
+		w.gestureGaveUp = false
 	}
 	delete(w.steps, id)
 	w.deliver(inStepEnd{Call: id})
@@ -560,8 +596,16 @@ func (w *sim) randomAction() {
 	case n < 59: // an admin unlocks the room (a patch of locked_controls alone)
 		w.baseline.LockedControls = false
 		w.setSettings("adm", lockSettings{ImplicitHosting: w.settings.ImplicitHosting}, nil, false)
-	case n < 70:
+	case n < 66:
 		w.begin(w.rng.IntN(2) == 0)
+	case n < 68: // a proxied press: a click or a drag begins
+		w.beginKind(false, stepPress)
+	case n < 70: // a proxied move or release while something is pressed
+		kind := stepCommand
+		if len(w.presses) > 0 {
+			kind = stepContinue
+		}
+		w.beginKind(false, kind)
 	case n < 72:
 		for id := range w.unsent {
 			w.sent(id)

@@ -40,6 +40,9 @@ type header struct {
 	// eval are the params of Runtime.evaluate and Runtime.callFunctionOn the
 	// gate reads. V8 takes the last of duplicate keys, and so do they.
 	eval evalParams
+	// inputType is params.type, which says whether an Input.dispatch*
+	// command presses or releases (gesture.go).
+	inputType string
 
 	// idDone and methodDone are set as soon as the first id and method are
 	// complete: a large message can be routed before its end.
@@ -107,6 +110,7 @@ const (
 	fUniqueContextID
 	fObjectID
 	fThrow
+	fType
 )
 
 // paramsOK is false when Chromium refuses the params whatever the method.
@@ -142,6 +146,8 @@ func keyOf(k []byte, depth int) uint8 {
 		return fObjectID
 	case "throwOnSideEffect":
 		return fThrow
+	case "type":
+		return fType
 	}
 	return fNone
 }

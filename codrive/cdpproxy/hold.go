@@ -73,7 +73,7 @@ func (h *header) refusable() bool {
 // step is an acting command's, Sent once written and Done by Chromium's
 // answer.
 func (r *relay) send(pl *payload, h *header, step Step) {
-	pid := r.ids.add(sent{client: h.id, session: h.session, done: stepDone(step)})
+	pid := r.ids.add(sent{client: h.id, session: h.session, done: r.gest.passed(h, step)})
 	r.p.nPassed.Add(1)
 	err := r.writeUpstream(pl, h, pid, true)
 	if step != nil {
@@ -103,7 +103,7 @@ func (r *relay) act(h *header, pl payload, evaluation bool) {
 	// open gate without waiting; a closed one sends the command to the
 	// queue, whose drain waits in Begin.
 	if !r.busy() {
-		if step, err := r.ctrl.Begin(r.p.ended); err == nil {
+		if step, err := r.ctrl.Begin(r.p.ended, r.gest.kind(h)); err == nil {
 			r.send(&pl, h, step)
 			return
 		}
@@ -177,7 +177,7 @@ func (r *relay) process(h *heldCmd) bool {
 		case <-ctx.Done():
 		}
 	}
-	step, err := r.ctrl.Begin(ctx)
+	step, err := r.ctrl.Begin(ctx, r.gest.kind(&h.h))
 	if r.ctx.Err() != nil {
 		if err == nil {
 			step.Done()

@@ -114,7 +114,7 @@ func (p *Proxy) serveActingJSON(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), p.opts.HoldTimeout)
 		defer cancel()
 		start := time.Now()
-		step, err := p.ctrl.Begin(ctx)
+		step, err := p.ctrl.Begin(ctx, StepCommand)
 		if err != nil {
 			if r.Context().Err() != nil {
 				return

@@ -142,7 +142,7 @@ func (g *testGate) setLocked(st Status) {
 
 // Begin checks the gate before ctx, like the arbiter: an ended ctx still
 // passes an open gate.
-func (g *testGate) Begin(ctx context.Context) (Step, error) {
+func (g *testGate) Begin(ctx context.Context, kind StepKind) (Step, error) {
 	g.mu.Lock()
 	opened := g.opened
 	blocked := g.status.State != StateAutomation

@@ -76,7 +76,7 @@ type Controller interface {
 	// implementation that checks its gate before ctx answers that at once
 	// (otherwise every acting command takes the slower queued path, which is
 	// still correct).
-	Begin(ctx context.Context) (Step, error)
+	Begin(ctx context.Context, kind StepKind) (Step, error)
 	// Status is the current arbitration state.
 	Status() Status
 	// Subscribe delivers every Status change until cancel is called.

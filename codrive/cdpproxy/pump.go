@@ -224,7 +224,7 @@ func (r *relay) streamable() (mapped bool, step Step, ok bool) {
 		return true, nil, true
 	case Acting:
 		if !r.busy() {
-			if step, err := r.ctrl.Begin(r.p.ended); err == nil {
+			if step, err := r.ctrl.Begin(r.p.ended, r.gest.kind(h)); err == nil {
 				return true, step, true
 			}
 		}
@@ -241,7 +241,7 @@ func (r *relay) streamToChromium(head []byte, rd io.Reader, mapped bool, step St
 	var repl []byte
 	cut0, cut1 := 0, 0
 	if mapped {
-		pid = r.ids.add(sent{client: h.id, session: h.session, done: stepDone(step)})
+		pid = r.ids.add(sent{client: h.id, session: h.session, done: r.gest.passed(h, step)})
 		repl = formatID(num[:0], pid)
 		cut0, cut1 = int(h.idStart), int(h.idEnd)
 	}

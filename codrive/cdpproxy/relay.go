@@ -43,8 +43,9 @@ type relay struct {
 	clientMu sync.Mutex // one writer at a time to the client
 	upMu     sync.Mutex // one writer at a time to Chromium
 
-	sc  scanner // the client pump's
-	ids idTable
+	sc   scanner // the client pump's
+	ids  idTable
+	gest gestures
 
 	qmu      sync.Mutex
 	queue    []*heldCmd
@@ -121,8 +122,10 @@ func (r *relay) run() {
 	}()
 	r.pumpClient()
 	r.wg.Wait()
-	// Commands Chromium will never answer now are no longer in flight.
+	// Commands Chromium will never answer now are no longer in flight, and
+	// nothing is pressed any more.
 	end(r.ids.clear())
+	r.gest.end()
 	// The drain empties the queue before it ends; anything a failed start
 	// left is dropped here so Stats.Held stays true.
 	r.qmu.Lock()

@@ -419,6 +419,10 @@ func (s *scanner) endString() {
 		if !s.long {
 			s.h.eval.objectID = s.text()
 		}
+	case fType:
+		if !s.long {
+			s.h.inputType = s.name()
+		}
 	}
 	s.afterValue()
 }
