@@ -82,13 +82,13 @@ func evAt(at time.Time, kind, state, host, gate string, goAhead bool, url string
 // paintedTab is a tab of the shared Chromium whose colour the test sets,
 // so that every screenshot differs, and its real capture.
 type paintedTab struct {
-	t       *testing.T
-	hands   *cdpConn
-	shots   *Tab
+	t        *testing.T
+	hands    *cdpConn
+	shots    *Tab
 	started  chan struct{} // one entry per capture, as it starts
 	finished chan struct{} // one entry per capture, once taken
 	release  chan struct{} // nil: captures run at once
-	hue     int
+	hue      int
 }
 
 func newPaintedTab(t *testing.T) *paintedTab {

@@ -116,7 +116,7 @@ func TestReportShortRuns(t *testing.T) {
 		says string
 		segs int
 	}{
-		"no events": {writeRecording(t, &Meta{Format: FormatVersion, Started: t0, Ended: t0.Add(time.Second)}, nil, nil, nil), "No events were recorded", 0},
+		"no events":   {writeRecording(t, &Meta{Format: FormatVersion, Started: t0, Ended: t0.Add(time.Second)}, nil, nil, nil), "No events were recorded", 0},
 		"one instant": {writeRecording(t, &Meta{Format: FormatVersion, Started: t0, Ended: t0}, []Event{one}, nil, nil), "Automation drove for 0 ms", 1},
 		"two at once": {writeRecording(t, &Meta{Format: FormatVersion, Started: t0, Ended: t0},
 			[]Event{one, evAt(t0, "state", "human", "alice-1", "waiting", false, "")}, nil, nil), "No screenshot of this moment", 2},
