@@ -126,6 +126,7 @@ type Recorder struct {
 	writeErr      error
 
 	wake       chan struct{} // one slot: "there is something to write"
+	flushes    chan chan struct{}
 	writerStop chan struct{}
 	writerDone chan struct{}
 
@@ -157,7 +158,7 @@ func Start(dir string, opts Options) (*Recorder, error) {
 	}
 	r := &Recorder{
 		dir: dir, opts: opts, log: opts.Logger, started: time.Now(),
-		wake: make(chan struct{}, 1), writerStop: make(chan struct{}), writerDone: make(chan struct{}),
+		wake: make(chan struct{}, 1), flushes: make(chan chan struct{}), writerStop: make(chan struct{}), writerDone: make(chan struct{}),
 	}
 	var err error
 	if r.events, err = createFile(dir, EventsFile); err != nil {
@@ -348,6 +349,9 @@ func (r *Recorder) writer() {
 		select {
 		case <-r.wake:
 			r.flush()
+		case done := <-r.flushes:
+			r.flush()
+			close(done)
 		case <-r.writerStop:
 			r.flush()
 			return
@@ -396,6 +400,37 @@ func (r *Recorder) fail(err error) {
 		r.writeErr = err
 	}
 	r.mu.Unlock()
+}
+
+// Flush waits until every screenshot asked for so far is taken and every
+// event and held command recorded so far is written (not synced). Unlike
+// the other methods it waits, for as long as ctx allows: for tests, and
+// for callers that want the page captured before they go on (a smoke
+// check). After Close it returns at once.
+func (r *Recorder) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return nil
+	}
+	if err := r.shots.flush(ctx); err != nil {
+		return fmt.Errorf("timeline: flush: %w", err)
+	}
+	done := make(chan struct{})
+	select {
+	case r.flushes <- done:
+	case <-r.writerDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("timeline: flush: %w", ctx.Err())
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("timeline: flush: %w", ctx.Err())
+	}
 }
 
 // Counts reports what has been recorded so far.

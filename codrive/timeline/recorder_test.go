@@ -466,3 +466,43 @@ func TestStartValidates(t *testing.T) {
 		t.Errorf("after Close: %+v", rec)
 	}
 }
+
+// Flush returns once what was asked for is on disk, without closing.
+func TestRecorderFlush(t *testing.T) {
+	p := newPaintedTab(t)
+	dir := filepath.Join(t.TempDir(), "rec")
+	r, err := Start(dir, Options{Capture: p.capture, NavigationDelay: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	r.Event(evAt(t0, "state", "automation", "codrive-1", "open", true, "http://shop/"))
+	r.Event(evAt(t0, "page", "automation", "codrive-1", "open", true, "http://shop/next"))
+	r.Held(cdpproxy.HeldCommand{Method: "Input.insertText", Arrived: t0, Held: time.Second, Outcome: cdpproxy.HeldReleased})
+	if err := r.Flush(ctxT(t, deadline)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readJSONLines(t, filepath.Join(dir, EventsFile))); n != 2 {
+		t.Errorf("%d events on disk after Flush, want 2", n)
+	}
+	if n := len(readJSONLines(t, filepath.Join(dir, HeldFile))); n != 1 {
+		t.Errorf("%d held on disk after Flush, want 1", n)
+	}
+	var events []int
+	for _, l := range readJSONLines(t, filepath.Join(dir, CapturesFile)) {
+		var c Capture
+		if err := json.Unmarshal(l, &c); err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, c.Events...)
+	}
+	if fmt.Sprint(events) != "[0 1]" {
+		t.Errorf("screenshots on disk after Flush are for events %v, want [0 1]", events)
+	}
+	if err := r.Close(ctxT(t, deadline)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctxT(t, deadline)); err != nil {
+		t.Errorf("Flush after Close: %v", err)
+	}
+}

@@ -16,11 +16,14 @@ import (
 )
 
 // shotReq asks for a screenshot: why, for which event (-1: none), and not
-// before when (a navigation waits for the new page to paint).
+// before when (a navigation waits for the new page to paint). A request
+// with flushed set is no request: Flush's marker, closed once everything
+// queued before it is on disk.
 type shotReq struct {
 	why       string
 	event     int
 	notBefore time.Time
+	flushed   chan struct{}
 }
 
 // shooter takes the screenshots on a goroutine of its own. Requests wait
@@ -150,7 +153,42 @@ func (s *shooter) run() {
 			t.Stop()
 			batch = s.drain(batch)
 		}
-		s.take(batch)
+		var markers []chan struct{}
+		batch = slices.DeleteFunc(batch, func(q shotReq) bool {
+			if q.flushed != nil {
+				markers = append(markers, q.flushed)
+			}
+			return q.flushed != nil
+		})
+		if len(batch) > 0 {
+			s.take(batch)
+		}
+		for _, m := range markers {
+			close(m)
+		}
+	}
+}
+
+// flush waits until every request queued before it is served.
+func (s *shooter) flush(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	select {
+	case s.reqs <- shotReq{event: -1, flushed: done}:
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
