@@ -86,7 +86,10 @@ type htmlPage struct {
 	Ticks   []tick
 	Sel     string // the key of the detail shown first
 	Detail  detail
-	Images  map[int]template.URL // by Capture.N, every kept screenshot
+	// Images are the src attributes of every kept screenshot, by
+	// Capture.N: a whole attribute, so that html/template leaves the
+	// base64 as it is (it would write every "+" of a URL value as &#43;).
+	Images  map[int]template.HTMLAttr
 	Drivers []DriverTime         // for the legend: every driver, in order
 	Outcome map[string]int
 }
@@ -135,7 +138,7 @@ type tick struct {
 
 // WriteHTML writes the report as one self-contained HTML page.
 func (r *Report) WriteHTML(w io.Writer) error {
-	p := htmlPage{R: r, CSS: template.CSS(reportCSS), JS: template.JS(reportJS), Images: map[int]template.URL{}}
+	p := htmlPage{R: r, CSS: template.CSS(reportCSS), JS: template.JS(reportJS), Images: map[int]template.HTMLAttr{}}
 	p.Data = jsData{Details: map[string]detail{}, Image: map[int]string{}, Duration: r.DurationMS}
 	byFile := map[string]int{} // file → index in p.Film
 	for _, c := range r.Captures {
@@ -148,7 +151,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			p.Data.Image[c.N] = p.Film[i].ID
 			continue
 		}
-		uri, err := dataURI(filepath.Join(r.dir, filepath.FromSlash(c.File)))
+		uri, err := srcAttr(filepath.Join(r.dir, filepath.FromSlash(c.File)))
 		if err != nil {
 			return err
 		}
@@ -223,16 +226,20 @@ func (r *Report) firstSelection() string {
 	return ""
 }
 
-func dataURI(path string) (template.URL, error) {
+// srcAttr is the src attribute of an img showing the JPEG at path. Base64
+// needs no escaping in a quoted attribute.
+func srcAttr(path string) (template.HTMLAttr, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("timeline: screenshot: %w", err)
 	}
+	const prefix = `src="data:image/jpeg;base64,`
 	var sb strings.Builder
-	sb.Grow(len("data:image/jpeg;base64,") + base64.StdEncoding.EncodedLen(len(b)))
-	sb.WriteString("data:image/jpeg;base64,")
+	sb.Grow(len(prefix) + base64.StdEncoding.EncodedLen(len(b)) + 1)
+	sb.WriteString(prefix)
 	sb.WriteString(base64.StdEncoding.EncodeToString(b))
-	return template.URL(sb.String()), nil
+	sb.WriteByte('"')
+	return template.HTMLAttr(sb.String()), nil
 }
 
 // ticks places about six labelled ticks at round times along the bar.

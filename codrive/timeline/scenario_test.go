@@ -386,6 +386,7 @@ func recordShopRun(t *testing.T, p pace) shopRun {
 	qty := script.start("Runtime.evaluate", map[string]any{"expression": `document.querySelector('#qty').value = '2'`})
 	gate.waitBlocked(t)
 	focus := script.start("Runtime.evaluate", map[string]any{"expression": `document.querySelector('#continue').focus()`})
+	dwell(p.turn / 3) // she looks at the page first
 	hands.eval(`document.querySelector('#note').value = 'Leave it at the door, please'`)
 	dwell(p.turn / 2)
 	hands.eval(`document.querySelector('#gift').checked = true`)
