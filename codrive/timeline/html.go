@@ -90,7 +90,7 @@ type htmlPage struct {
 	// Capture.N: a whole attribute, so that html/template leaves the
 	// base64 as it is (it would write every "+" of a URL value as &#43;).
 	Images  map[int]template.HTMLAttr
-	Drivers []DriverTime         // for the legend: every driver, in order
+	Drivers []DriverTime // for the legend: every driver, in order
 	Outcome map[string]int
 }
 
