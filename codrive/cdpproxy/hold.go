@@ -133,15 +133,6 @@ func (r *relay) act(h *header, pl payload, evaluation bool) {
 	}
 }
 
-// settle claims the right to answer h; false when someone already did.
-func (r *relay) settle(h *heldCmd) bool {
-	if h.settled.CompareAndSwap(false, true) {
-		r.p.nHeld.Add(-1)
-		return true
-	}
-	return false
-}
-
 // drain sends held commands in order as control allows, and ends when the
 // queue is empty.
 func (r *relay) drain() {
@@ -182,24 +173,29 @@ func (r *relay) process(h *heldCmd) bool {
 		if err == nil {
 			step.Done()
 		}
-		r.settle(h)
+		r.settle(h, HeldAbandoned, "the connection ended during the hold")
 		return true // the connection is ending: nobody to answer
 	}
-	if !r.settle(h) {
-		if err == nil {
-			step.Done()
-		}
-		return true // a late speculation answered it
-	}
 	if err != nil {
+		outcome := HeldFailed
 		if errors.Is(err, context.DeadlineExceeded) {
-			r.p.nTimedOut.Add(1)
+			outcome = HeldTimedOut
 		}
 		msg := holdMessage(r.ctrl.Status(), h.h.method, time.Since(h.arrived), err, "")
+		if !r.settle(h, outcome, msg) {
+			return true // a late speculation answered it
+		}
+		if outcome == HeldTimedOut {
+			r.p.nTimedOut.Add(1)
+		}
 		r.log.Info("cdpproxy: held command failed", "method", h.h.method, "err", err)
 		_ = r.replyError(h.h.replyTo(), -32000, msg)
 		r.p.mem.released(h.pl.size())
 		return false
+	}
+	if !r.settle(h, HeldReleased, "") {
+		step.Done()
+		return true // a late speculation answered it
 	}
 	r.send(&h.pl, &h.h, step)
 	r.p.mem.released(h.pl.size())
@@ -217,12 +213,12 @@ func (r *relay) failQueue(failed *heldCmd) {
 	r.qmu.Unlock()
 	st := r.ctrl.Status()
 	for _, h := range rest {
-		if !r.settle(h) {
+		msg := holdMessage(st, h.h.method, time.Since(h.arrived), context.DeadlineExceeded,
+			fmt.Sprintf(", queued behind %s, which failed", failed.h.method))
+		if !r.settle(h, HeldFailed, msg) {
 			continue
 		}
 		r.p.nTimedOut.Add(1)
-		msg := holdMessage(st, h.h.method, time.Since(h.arrived), context.DeadlineExceeded,
-			fmt.Sprintf(", queued behind %s, which failed", failed.h.method))
 		_ = r.replyError(h.h.replyTo(), -32000, msg)
 	}
 }

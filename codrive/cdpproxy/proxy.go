@@ -137,6 +137,14 @@ type Options struct {
 	MaxMessage int64
 	LogCDP     bool // log message bodies at Debug level (never by default: they carry page data)
 	Logger     *slog.Logger
+	// OnHeld, when set, learns how every held command ended: released to
+	// Chromium, answered during the hold, timed out, failed or abandoned
+	// (see HeldCommand), exactly once per command. It runs on the relay's
+	// own goroutines, so it must return quickly and never block (hand the
+	// record to a buffer or a non-blocking channel send) and must not call
+	// back into the proxy: a slow OnHeld delays the connection it reports
+	// on. Commands that pass the gate at once are not reported.
+	OnHeld func(HeldCommand)
 }
 
 // DefaultMaxMessage is Options.MaxMessage's default: room for Playwright's

@@ -59,7 +59,7 @@ func (r *relay) fromChromium(mt int, hb *headBuf, n int, whole bool, rd io.Reade
 				// refusal and Chromium's errors are a few hundred bytes.
 				// It goes to the client as the held command's answer,
 				// streamed, unless the command was answered meanwhile.
-				if !r.settle(e.held) {
+				if !r.settle(e.held, HeldAnswered, "") {
 					e.tell(specAnswer{})
 					_, err := io.Copy(io.Discard, rd)
 					return nil, err

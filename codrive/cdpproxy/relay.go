@@ -130,7 +130,7 @@ func (r *relay) run() {
 	// left is dropped here so Stats.Held stays true.
 	r.qmu.Lock()
 	for _, h := range r.queue {
-		r.settle(h)
+		r.settle(h, HeldAbandoned, "the connection ended during the hold")
 	}
 	r.queue = nil
 	r.qmu.Unlock()
