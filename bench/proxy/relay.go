@@ -138,7 +138,9 @@ const aloneEnv = "CODRIVE_BENCH_CDPPROXY_TO"
 // openGate is a cdpproxy.Controller whose gate is always open.
 type openGate struct{}
 
-func (openGate) Begin(context.Context, cdpproxy.StepKind) (cdpproxy.Step, error) { return openStep{}, nil }
+func (openGate) Begin(context.Context, cdpproxy.StepKind) (cdpproxy.Step, error) {
+	return openStep{}, nil
+}
 
 type openStep struct{}
 

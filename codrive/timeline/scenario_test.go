@@ -67,7 +67,7 @@ type noStep struct{}
 func (noStep) Sent() {}
 func (noStep) Done() {}
 
-func (g *eventGate) Begin(ctx context.Context) (cdpproxy.Step, error) {
+func (g *eventGate) Begin(ctx context.Context, _ cdpproxy.StepKind) (cdpproxy.Step, error) {
 	g.mu.Lock()
 	open, opened := g.open, g.opened
 	g.mu.Unlock()
