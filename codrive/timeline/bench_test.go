@@ -20,7 +20,9 @@ import (
 // passes Begin at once, as while automation drives.
 type openGate struct{}
 
-func (openGate) Begin(context.Context, cdpproxy.StepKind) (cdpproxy.Step, error) { return noStep{}, nil }
+func (openGate) Begin(context.Context, cdpproxy.StepKind) (cdpproxy.Step, error) {
+	return noStep{}, nil
+}
 func (openGate) Status() cdpproxy.Status {
 	return cdpproxy.Status{State: cdpproxy.StateAutomation, Gate: "open"}
 }
