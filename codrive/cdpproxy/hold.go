@@ -73,7 +73,7 @@ func (h *header) refusable() bool {
 // step is an acting command's, Sent once written and Done by Chromium's
 // answer.
 func (r *relay) send(pl *payload, h *header, step Step) {
-	pid := r.ids.add(sent{client: h.id, session: h.session, done: stepDone(step)})
+	pid := r.ids.add(r.p.stamp(sent{client: h.id, session: h.session, done: stepDone(step)}, h))
 	r.p.nPassed.Add(1)
 	err := r.writeUpstream(pl, h, pid, true)
 	if step != nil {
@@ -133,10 +133,14 @@ func (r *relay) act(h *header, pl payload, evaluation bool) {
 	}
 }
 
-// settle claims the right to answer h; false when someone already did.
-func (r *relay) settle(h *heldCmd) bool {
+// settle claims the right to answer h, for the reason outcome says; false
+// when someone already did.
+func (r *relay) settle(h *heldCmd, outcome HoldOutcome) bool {
 	if h.settled.CompareAndSwap(false, true) {
 		r.p.nHeld.Add(-1)
+		if o := r.p.opts.Observer; o != nil {
+			o.HoldEnded(time.Since(h.arrived), outcome)
+		}
 		return true
 	}
 	return false
@@ -182,10 +186,17 @@ func (r *relay) process(h *heldCmd) bool {
 		if err == nil {
 			step.Done()
 		}
-		r.settle(h)
+		r.settle(h, HoldDropped)
 		return true // the connection is ending: nobody to answer
 	}
-	if !r.settle(h) {
+	outcome := HoldReleased
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		outcome = HoldTimedOut
+	case err != nil:
+		outcome = HoldDropped
+	}
+	if !r.settle(h, outcome) {
 		if err == nil {
 			step.Done()
 		}
@@ -217,7 +228,7 @@ func (r *relay) failQueue(failed *heldCmd) {
 	r.qmu.Unlock()
 	st := r.ctrl.Status()
 	for _, h := range rest {
-		if !r.settle(h) {
+		if !r.settle(h, HoldTimedOut) {
 			continue
 		}
 		r.p.nTimedOut.Add(1)

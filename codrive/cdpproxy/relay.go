@@ -107,6 +107,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request) {
 	}
 	defer p.untrack(rl)
 	p.nConns.Add(1)
+	p.nAccepted.Add(1)
 	defer p.nConns.Add(-1)
 	rl.log.Info("cdpproxy: client connected", "path", rl.path, "remote", r.RemoteAddr)
 	rl.run()
@@ -127,7 +128,7 @@ func (r *relay) run() {
 	// left is dropped here so Stats.Held stays true.
 	r.qmu.Lock()
 	for _, h := range r.queue {
-		r.settle(h)
+		r.settle(h, HoldDropped)
 	}
 	r.queue = nil
 	r.qmu.Unlock()

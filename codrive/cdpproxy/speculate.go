@@ -51,7 +51,7 @@ func (r *relay) speculate(h *heldCmd) bool {
 	}
 	// The client's id for ours: Chromium writes the id first.
 	_, numEnd, ok := answerID(resp)
-	if !ok || !r.settle(h) {
+	if !ok || !r.settle(h, HoldAnswered) {
 		return false
 	}
 	out := append(formatID([]byte(`{"id":`), h.h.id), resp[numEnd:]...)
