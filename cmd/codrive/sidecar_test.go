@@ -162,6 +162,14 @@ func TestAttachSidecarStartsBeforeItsPeers(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("healthz while waiting: %d %s", code, body)
 	}
+	// The image's HEALTHCHECK: alive while waiting, not ready.
+	addr := strings.TrimPrefix(base, "http://")
+	if code, out, errOut := runCLI(t, "healthcheck", "--http", addr); code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("healthcheck while waiting: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "healthcheck", "--http", addr, "--ready"); code != exitcode.Failure || !strings.Contains(errOut, "503") {
+		t.Fatalf("healthcheck --ready while waiting: %d %q", code, errOut)
+	}
 	// Five seconds of waiting, as the readiness probe reports it.
 	pollUntil(t, "5s of waiting", base+"/readyz", func(code int, body string) bool {
 		if code != 503 || !strings.Contains(body, "waiting for chromium") {
@@ -194,11 +202,19 @@ func TestAttachSidecarStartsBeforeItsPeers(t *testing.T) {
 		t.Fatalf("state once ready: %d %s", code, body)
 	}
 
+	_, port, _ := net.SplitHostPort(addr)
+	if code, _, errOut := runCLI(t, "healthcheck", "--http", "0.0.0.0:"+port, "--ready"); code != 0 {
+		t.Fatalf("healthcheck --ready once ready (0.0.0.0 probed on loopback): %d %q", code, errOut)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, lines)
+	}
+	if code, _, errOut := runCLI(t, "healthcheck", "--http", addr); code != exitcode.Unreachable {
+		t.Fatalf("healthcheck after exit: %d %q", code, errOut)
 	}
 	for _, s := range srv.Sessions() {
 		if s.Profile.Name == "codrive" && s.State.IsConnected {
@@ -247,6 +263,11 @@ func TestSidecarFlagsAreCheckedFirst(t *testing.T) {
 		code, _, errOut := runCLI(t, append(unreachable, c.args...)...)
 		if code != exitcode.Usage || !strings.Contains(errOut, c.says) {
 			t.Errorf("attach %v: exit %d %q; want %d naming %s", c.args, code, errOut, exitcode.Usage, c.says)
+		}
+	}
+	for _, args := range [][]string{{"healthcheck"}, {"healthcheck", "--http", "nonsense"}, {"healthcheck", "--http", "127.0.0.1:1", "--timeout", "0s"}} {
+		if code, _, errOut := runCLI(t, args...); code != exitcode.Usage {
+			t.Errorf("%v: exit %d %q, want %d", args, code, errOut, exitcode.Usage)
 		}
 	}
 	// A token from --token covers --http too.
