@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -84,6 +85,9 @@ func startSidecar(c *cli.Context, log *slog.Logger) (*sidecar, error) {
 // waitOptions make Attach wait as --wait-timeout says, telling the probes
 // and the operator what it waits for.
 func (sc *sidecar) waitOptions(c *cli.Context, log *slog.Logger, o codrive.Options) codrive.Options {
+	if !definesFlag(c, "wait-timeout") {
+		return o // tui --plain runs attach's code, not as a sidecar: no waiting
+	}
 	o.WaitTimeout = c.Duration("wait-timeout")
 	if o.WaitTimeout == 0 {
 		o.WaitTimeout = -1 // for ever: until SIGTERM
@@ -120,4 +124,17 @@ func notice(c *cli.Context, log *slog.Logger, msg string, attrs ...slog.Attr) {
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
 	r.AddAttrs(attrs...)
 	_ = log.Handler().Handle(context.Background(), r)
+}
+
+// definesFlag tells whether the running command has the flag at all.
+func definesFlag(c *cli.Context, name string) bool {
+	if c.Command == nil {
+		return false
+	}
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }

@@ -279,3 +279,14 @@ func TestSidecarFlagsAreCheckedFirst(t *testing.T) {
 		t.Errorf("attach --http 0.0.0.0:0 --token t --wait-timeout 300ms: exit %d %q", code, errOut)
 	}
 }
+
+// Only attach is a sidecar: tui --plain runs attach's code but does not
+// wait for a missing Chromium.
+func TestTUIPlainDoesNotWait(t *testing.T) {
+	t.Parallel()
+	srv := newNeko(t, nil)
+	code, _, errOut := runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "tui", "--plain")
+	if code != exitcode.Unreachable || strings.Contains(errOut, "waiting for") {
+		t.Fatalf("tui --plain without Chromium: exit %d\n%s", code, errOut)
+	}
+}
