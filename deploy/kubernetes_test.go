@@ -404,7 +404,7 @@ func TestNekoAgreesWithV315(t *testing.T) {
 		}
 	}
 	for target, src := range map[string]string{
-		"/etc/neko/supervisord/chromium.conf":                 "../compose/chromium.conf",
+		"/etc/neko/supervisord/chromium.conf":                "../compose/chromium.conf",
 		"/etc/chromium/policies/managed/zz-codrive-cdp.json": "../compose/codrive-cdp.json",
 	} {
 		want, err := os.ReadFile(src)
