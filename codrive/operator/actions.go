@@ -26,50 +26,79 @@ type actionRequest struct {
 }
 
 // actions are the control endpoints, POST /codrive/NAME: each answers the
-// Status after it (200) or an error with the status code that fits.
+// Status after it (200) or an error with the status code that fits what
+// happened.
 func (o *Operator) actions() map[string]sessionHandler {
-	act := func(handoff bool, do func(ctx context.Context, s *codrive.Session, req actionRequest) error) sessionHandler {
-		return func(w http.ResponseWriter, r *http.Request, s *codrive.Session) {
-			req, timeout, err := readAction(r, o.opts.ActionTimeout, o.opts.HandoffTimeout, handoff)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, err.Error())
-				return
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), timeout)
-			defer cancel()
-			if err := do(ctx, s, req); err != nil {
-				if r.Context().Err() != nil {
-					return // the caller left
-				}
-				code := errorCode(err)
-				if code == http.StatusGatewayTimeout {
-					err = fmt.Errorf("%w (timeout %s)", err, timeout)
-				}
-				writeError(w, code, "codrive: "+strings.TrimPrefix(err.Error(), "codrive: "))
-				return
-			}
-			writeJSON(w, http.StatusOK, s.Status())
-		}
-	}
 	return map[string]sessionHandler{
-		"request": act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) error { return s.Acquire(ctx) }),
-		"release": act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) error { return s.Release(ctx) }),
-		"take":    act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) error { return s.Take(ctx) }),
-		"pause":   act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) error { return s.Pause(ctx) }),
-		"resume": act(false, func(_ context.Context, s *codrive.Session, _ actionRequest) error {
-			s.Resume()
-			return nil
+		"request": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+			return isState(codrive.StateAutomation), s.Acquire(ctx)
 		}),
-		"give": act(false, func(ctx context.Context, s *codrive.Session, req actionRequest) error {
+		"release": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+			return func(st codrive.Status) bool { return st.State != codrive.StateAutomation }, s.Release(ctx)
+		}),
+		"take": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+			return isState(codrive.StateAutomation), s.Take(ctx)
+		}),
+		"pause": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+			return func(st codrive.Status) bool { return st.Paused }, s.Pause(ctx)
+		}),
+		"resume": o.act(false, func(_ context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+			s.Resume()
+			return func(st codrive.Status) bool { return st.Gate != codrive.GatePaused }, nil
+		}),
+		"give": o.act(false, func(ctx context.Context, s *codrive.Session, req actionRequest) (settled, error) {
 			id, err := participant(s, req.To)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			return s.Give(ctx, id)
+			return func(st codrive.Status) bool { return st.Host == id }, s.Give(ctx, id)
 		}),
-		"handoff": act(true, func(ctx context.Context, s *codrive.Session, req actionRequest) error {
-			return s.Handoff(ctx, req.Reason)
+		"handoff": o.act(true, func(ctx context.Context, s *codrive.Session, req actionRequest) (settled, error) {
+			return func(st codrive.Status) bool { return st.Handoff == "" }, s.Handoff(ctx, req.Reason)
 		}),
+	}
+}
+
+// settled tells whether a Status shows an action's effect.
+type settled func(codrive.Status) bool
+
+func isState(want codrive.State) settled {
+	return func(st codrive.Status) bool { return st.State == want }
+}
+
+// settleGrace bounds the wait for an action's effect to show in the Status:
+// neko answers a take or a give before its control/host event reaches
+// codrive's socket, within milliseconds; someone else may also have moved
+// control meanwhile, and the answer is then the Status as it is.
+const settleGrace = 2 * time.Second
+
+// act runs one action and answers the Status once it shows the action's
+// effect.
+func (o *Operator) act(handoff bool, do func(context.Context, *codrive.Session, actionRequest) (settled, error)) sessionHandler {
+	return func(w http.ResponseWriter, r *http.Request, s *codrive.Session) {
+		req, timeout, err := readAction(r, o.opts.ActionTimeout, o.opts.HandoffTimeout, handoff)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		done, err := do(ctx, s, req)
+		if err != nil {
+			if r.Context().Err() != nil {
+				return // the caller left
+			}
+			code := errorCode(err)
+			if code == http.StatusGatewayTimeout {
+				err = fmt.Errorf("%w (timeout %s)", err, timeout)
+			}
+			writeError(w, code, "codrive: "+strings.TrimPrefix(err.Error(), "codrive: "))
+			return
+		}
+		sctx, scancel := context.WithTimeout(r.Context(), settleGrace)
+		defer scancel()
+		st, _ := s.WaitState(sctx, done)
+		writeJSON(w, http.StatusOK, st)
 	}
 }
 
