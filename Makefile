@@ -9,8 +9,11 @@ BENCHTIME ?= 1s
 PROXYBENCH ?=
 # Flags for the person's handoff on real neko (go run ./bench/person -h).
 PERSONBENCH ?=
+# make image: the tag, and the tool that builds it (docker, or podman).
+IMAGE ?= codrive:dev
+DOCKER ?= docker
 
-.PHONY: build test test-nekotest test-neko bench lint setup driver neko demo
+.PHONY: build test test-nekotest test-neko bench lint setup driver neko demo image
 
 ## demo: set up, then show codrive on this machine alone (README: make demo)
 demo: setup
@@ -20,6 +23,12 @@ demo: setup
 build:
 	$(GO) build ./...
 	@if [ -d cmd ]; then mkdir -p bin && $(GO) build -o bin/ ./cmd/... && echo "binaries in bin/: $$(ls bin | tr '\n' ' ')"; fi
+
+## image: codrive's container image from the Dockerfile, tagged $(IMAGE); no
+## registry needed (README: Deploy). Push it yourself: docker push $(IMAGE)
+image:
+	@command -v $(DOCKER) >/dev/null || { echo "make image: $(DOCKER) not found; install Docker or run make image DOCKER=podman"; exit 1; }
+	$(DOCKER) build -t $(IMAGE) .
 
 ## test: the whole suite, against real Chromium (README: make test)
 test:

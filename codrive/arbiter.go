@@ -43,12 +43,18 @@ type arbiter struct {
 	mu      sync.Mutex
 	status  Status
 	changed chan struct{} // closed and replaced on every change
+	// For Stats: the rule's tallies, paused time, neko reconnects.
+	tally       tally
+	pausedSince time.Time // zero while not paused
+	pausedTotal time.Duration
+	reconnects  ReconnectCounts
 
 	// Owned by the loop.
 	rule      *rule
 	calls     map[callID]chan error
 	wake      *time.Timer
 	reconnect *neko.ConnState // the conn/reconnected before the next system/init
+	dropCause string          // what dropped the socket, for Stats.Reconnects
 	closeErr  chan error
 }
 
@@ -181,7 +187,7 @@ func (a *arbiter) apply(in input) {
 			}()
 		}
 	}
-	a.publish(a.rule.status())
+	a.publish(a.rule.status(), a.rule.tally)
 }
 
 // post hands an input to the loop unless it has ended.
@@ -192,9 +198,17 @@ func (a *arbiter) post(env envelope) {
 	}
 }
 
-func (a *arbiter) publish(s Status) {
+func (a *arbiter) publish(s Status, t tally) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.tally = t
+	switch now := time.Now(); {
+	case s.Paused && a.pausedSince.IsZero():
+		a.pausedSince = now
+	case !s.Paused && !a.pausedSince.IsZero():
+		a.pausedTotal += now.Sub(a.pausedSince)
+		a.pausedSince = time.Time{}
+	}
 	if sameStatus(a.status, s) {
 		return
 	}
@@ -299,9 +313,13 @@ func (a *arbiter) translate(ev neko.Event) []input {
 	case *neko.ConnState:
 		switch ev.Name {
 		case neko.EventReconnecting:
+			if p.Attempt == 1 {
+				a.dropCause = dropCause(p)
+			}
 			return []input{inConnLost{Reason: describeConnState("reconnecting to neko", p), Attempt: p.Attempt}}
 		case neko.EventReconnected:
 			a.reconnect = p
+			a.countReconnect(p.Relogin)
 		case neko.EventClosed:
 			return []input{inConnEnded{Reason: describeConnState("neko connection closed", p)}}
 		}

@@ -41,6 +41,19 @@ type Options struct {
 	// first page.
 	Target string
 
+	// WaitTimeout makes Attach wait for Chromium and neko to answer, as a
+	// sidecar started beside them must: while a peer is unreachable (or
+	// Chromium has no tab yet) Attach tries again with backoff, from 250ms
+	// up to 5s between tries, for up to this long; a negative value waits
+	// until ctx ends. Default 0: no waiting, Attach fails at once when a
+	// peer does not answer. A refused login or a bad URL fails at once
+	// either way. Once attached, codrive rides out outages by itself.
+	WaitTimeout time.Duration
+	// OnWait, when set, is called from Attach after every failed try while
+	// it waits: for progress lines and readiness probes. Without it the
+	// notable tries are logged at info.
+	OnWait func(WaitProgress)
+
 	// Policy is what happens when a person asks for control while
 	// automation holds it. Default PolicyYield.
 	Policy Policy

@@ -201,6 +201,9 @@ type rule struct {
 	shutdown   bool
 
 	wakeAt, nextWake time.Time
+
+	// Counted for Stats; nothing decides on them.
+	tally tally
 }
 
 // waiter is a caller waiting for a condition of the state.
@@ -407,17 +410,21 @@ func (r *rule) onRequest(from string) {
 			return
 		}
 		r.pending[from] = PendingRequest{ID: from, Name: r.name(from), Since: r.now}
+		r.tally.requests.Kept++
 		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control: kept by automation (policy %s)", who, r.cfg.Policy))
 		r.send(from, map[string]any{"message": r.holdMessage(), "policy": string(r.cfg.Policy)})
 		return
 	}
 	switch {
 	case r.yield != nil:
+		r.tally.requests.Ignored++
 		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control; already yielding to %s", who, r.describe(r.yield.to)))
 	case !r.wantsHost():
+		r.tally.requests.Ignored++
 		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control; automation is letting go of it already", who))
 	default:
 		// The gate closes now, before the host moves: no new step starts.
+		r.tally.requests.Yielded++
 		r.yield = &yielding{to: from, deadline: r.now.Add(r.cfg.StepTimeout)}
 		r.emit(EventRequest, from, fmt.Sprintf("%s asked for control: pausing automation (policy %s)", who, r.cfg.Policy))
 	}

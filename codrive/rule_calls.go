@@ -1,6 +1,7 @@
 package codrive
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -102,9 +103,11 @@ func (r *rule) onResume() {
 func (r *rule) onHandoff(call callID, reason string) {
 	switch {
 	case r.closing || r.ended:
+		r.tally.handoffs.Failed++
 		r.reply(call, ErrClosed)
 		return
 	case r.handoff != nil:
+		r.tally.handoffs.Failed++
 		r.reply(call, fmt.Errorf("codrive: a handoff is already in progress (%s)", r.handoff.reason))
 		return
 	}
@@ -125,6 +128,16 @@ func (r *rule) onHandoff(call callID, reason string) {
 func (r *rule) endHandoff(err error, message string) {
 	h := r.handoff
 	r.handoff = nil
+	switch c := &r.tally.handoffs; {
+	case err == nil:
+		c.Completed++
+	case errors.Is(err, context.DeadlineExceeded):
+		c.TimedOut++
+	case errors.Is(err, context.Canceled):
+		c.Cancelled++
+	default:
+		c.Failed++
+	}
 	// The person let go on purpose (or nobody came): automation takes
 	// control back at once.
 	r.freeAfterHuman, r.humanHad = false, false

@@ -29,14 +29,17 @@ type Session struct {
 	wg     sync.WaitGroup
 	hub    pubsub.Hub[Event]
 
-	proxy *cdpproxy.Proxy
-	ctrl  *controller
+	proxy  *cdpproxy.Proxy
+	ctrl   *controller
+	pstats *proxyStats
 
 	closeOnce sync.Once
 
 	mu   sync.Mutex
 	page *cdp.Page
 	info PageInfo
+	// Re-attaches to Chromium, by cause (Stats.Reconnects).
+	browserGone, tabClosed int64
 }
 
 // Attach starts codrive: it attaches to the browser's existing tab (it never
@@ -46,21 +49,29 @@ type Session struct {
 // the proxy), or Acquire asks at once.
 //
 // Chromium is tried first, so a missing debugging port fails fast, before
-// any neko session exists. The error wraps neko.ErrUnauthorized when neko
-// refused the login, neko.ErrUnreachable or cdp.ErrNoEndpoint when a side
-// did not answer. ctx bounds Attach only; the session lives until Close.
+// any neko session exists; with Options.WaitTimeout Attach waits for each
+// instead. The error wraps neko.ErrUnauthorized when neko refused the
+// login, neko.ErrUnreachable or cdp.ErrNoEndpoint when a side did not
+// answer. ctx bounds Attach only; the session lives until Close.
 func Attach(ctx context.Context, opts Options) (*Session, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	w, stop := newStartWait(ctx, opts)
+	defer stop()
 	var page *cdp.Page
 	if opts.CDPURL != "" {
-		if page, err = cdp.Attach(ctx, opts.CDPURL, cdp.AttachOptions{Target: opts.Target, Logger: opts.Logger}); err != nil {
+		page, err = waitFor(w, PeerChromium, opts.CDPURL, func(ctx context.Context) (*cdp.Page, error) {
+			return cdp.Attach(ctx, opts.CDPURL, cdp.AttachOptions{Target: opts.Target, Logger: opts.Logger})
+		}, chromiumTransient)
+		if err != nil {
 			return nil, err
 		}
 	}
-	arb, err := connect(ctx, opts)
+	arb, err := waitFor(w, PeerNeko, opts.NekoURL, func(ctx context.Context) (*arbiter, error) {
+		return connect(ctx, opts)
+	}, nekoTransient)
 	if err != nil {
 		if page != nil {
 			_ = page.Detach()
@@ -68,13 +79,14 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 		return nil, err
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	s := &Session{arb: arb, opts: opts, ctx: sctx, cancel: cancel}
+	s := &Session{arb: arb, opts: opts, ctx: sctx, cancel: cancel, pstats: newProxyStats()}
 	if opts.Listen != "" {
 		ep, _ := cdp.ParseEndpoint(opts.CDPURL) // parsed fine: Attach succeeded
 		s.ctrl = newController(arb)
 		s.proxy, err = cdpproxy.Listen(cdpproxy.Options{
 			Upstream: ep.HTTP, Addr: opts.Listen, Token: opts.Token,
 			Controller: s.ctrl, HoldTimeout: opts.HoldTimeout, MaxMessage: opts.MaxMessage, LogCDP: opts.LogCDP, Logger: opts.Logger,
+			Observer: s.pstats,
 		})
 		if err != nil {
 			s.ctrl.close()
@@ -146,9 +158,9 @@ func (s *Session) followBrowser(page *cdp.Page) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		why := "chromium went away"
-		if err := page.Err(); err != nil {
-			why = err.Error()
+		why, cause := "chromium went away", page.Err()
+		if cause != nil {
+			why = cause.Error()
 		}
 		s.setPage(nil)
 		s.note(EventBrowser, why+"; re-attaching")
@@ -157,6 +169,7 @@ func (s *Session) followBrowser(page *cdp.Page) {
 			return
 		}
 		s.setPage(page)
+		s.countReattach(cause)
 		s.note(EventBrowser, "attached again to "+page.String())
 	}
 }

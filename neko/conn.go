@@ -268,8 +268,10 @@ func (c *Conn) isClosing() bool {
 	}
 }
 
-// errLiveness marks a link dropped by the client because neko went silent.
-var errLiveness = errors.New("liveness timeout")
+// ErrSilent is the cause (ConnState.Err) of a reconnect after neko sent
+// nothing, not even a heartbeat, for ConnOptions.LivenessTimeout: the
+// client dropped the link.
+var ErrSilent = errors.New("liveness timeout: neko went silent")
 
 // serve reads one link until it ends, and heartbeats on it. It returns the
 // system/disconnect message if neko sent one.
@@ -296,7 +298,7 @@ func (c *Conn) serve(ws *websocket.Conn) (reason string, err error) {
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return reason, fmt.Errorf("neko: no frame for %v: %w", c.opts.LivenessTimeout, errLiveness)
+				return reason, fmt.Errorf("neko: no frame for %v: %w", c.opts.LivenessTimeout, ErrSilent)
 			}
 			return reason, fmt.Errorf("neko: websocket read: %w", err)
 		}

@@ -170,10 +170,11 @@ func attachCommand() *cli.Command {
 		Usage:     "attach to Chromium and neko and arbitrate host control until interrupted",
 		ArgsUsage: " ",
 		Description: `Prints one line per change: who holds control, why, and the page URL (--json: one JSON object per line).
+At start it waits for Chromium and neko to answer (--wait-timeout, for ever by default), so it can start beside them in any order; afterwards it reconnects by itself.
 On SIGINT or SIGTERM it releases control, restores any room setting it changed and closes its neko socket cleanly; a second signal exits at once.`,
 		OnUsageError: usageError,
 		Before:       noArgs,
-		Flags: append(append(arbiterFlags(idleWithListen), proxyFlags("")...),
+		Flags: append(append(append(arbiterFlags(idleWithListen), proxyFlags("")...), sidecarFlags()...),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event"},
 			&cli.BoolFlag{Name: "acquire", Usage: "take host control at start (without stealing from a person unless --takeover)"},
 		),
@@ -186,6 +187,9 @@ func attach(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSidecarFlags(c); err != nil {
+		return err
+	}
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 
@@ -193,10 +197,19 @@ func attach(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := codrive.Attach(ctx, opts)
+	sc, err := startSidecar(c, cfg.Logger)
 	if err != nil {
 		return err
 	}
+	defer sc.close()
+	s, err := codrive.Attach(ctx, sc.waitOptions(c, cfg.Logger, opts))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGINT or SIGTERM while waiting: nothing to clean up
+		}
+		return err
+	}
+	sc.op.SetSession(s)
 	if u := s.ProxyURL(); u != "" {
 		announceProxy(c, cfg.Logger, u)
 	}

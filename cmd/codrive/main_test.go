@@ -579,12 +579,17 @@ func TestAttachLinesFollowAPerson(t *testing.T) {
 	}
 }
 
+// attach waits for Chromium (a sidecar starts in any order), printing
+// progress, until --wait-timeout; then it exits 4 with the last reason.
 func TestAttachChromiumMissing(t *testing.T) {
 	t.Parallel()
 	srv := newNeko(t, nil)
-	code, out, errOut := runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "attach")
-	if code != exitcode.Unreachable || !strings.Contains(errOut, "--remote-debugging-port") {
+	code, out, errOut := runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "attach", "--wait-timeout", "500ms")
+	if code != exitcode.Unreachable || !strings.Contains(errOut, "--remote-debugging-port") || !strings.Contains(errOut, "did not answer within 500ms") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "codrive: waiting for chromium at http://127.0.0.1:1") {
+		t.Fatalf("no progress line while waiting:\n%s", errOut)
 	}
 	if len(srv.Sessions()) != 0 {
 		t.Fatal("a failed attach left a neko session")

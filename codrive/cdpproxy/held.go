@@ -49,6 +49,9 @@ func (r *relay) settle(h *heldCmd, outcome HeldOutcome, detail string) bool {
 		return false
 	}
 	r.p.nHeld.Add(-1)
+	if o := r.p.opts.Observer; o != nil {
+		o.HoldEnded(time.Since(h.arrived), outcome)
+	}
 	if f := r.p.opts.OnHeld; f != nil {
 		f(HeldCommand{
 			Method: h.h.method, Session: h.h.session, Conn: r.id,

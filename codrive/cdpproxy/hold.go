@@ -73,7 +73,7 @@ func (h *header) refusable() bool {
 // step is an acting command's, Sent once written and Done by Chromium's
 // answer.
 func (r *relay) send(pl *payload, h *header, step Step) {
-	pid := r.ids.add(sent{client: h.id, session: h.session, done: r.gest.passed(h, step)})
+	pid := r.ids.add(r.p.stamp(sent{client: h.id, session: h.session, done: r.gest.passed(h, step)}, h))
 	r.p.nPassed.Add(1)
 	err := r.writeUpstream(pl, h, pid, true)
 	if step != nil {

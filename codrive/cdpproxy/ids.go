@@ -3,6 +3,7 @@ package cdpproxy
 import (
 	"strconv"
 	"sync"
+	"time"
 )
 
 // idTable gives every command the proxy sends to Chromium on one
@@ -27,6 +28,8 @@ type sent struct {
 	done    func()          // an acting command's step, ended by the answer
 	spec    chan specAnswer // a speculation's answer goes here instead of to the client
 	held    *heldCmd        // the held command a speculation is for
+	at      time.Time       // when it was written to Chromium; zero unless an Observer listens
+	class   Class           // how the gate treats its method, for the Observer
 }
 
 // specAnswer is what a speculation learns of Chromium's answer: the

@@ -145,6 +145,9 @@ type Options struct {
 	// back into the proxy: a slow OnHeld delays the connection it reports
 	// on. Commands that pass the gate at once are not reported.
 	OnHeld func(HeldCommand)
+	// Observer, when set, receives every hold's duration and outcome and
+	// every forwarded command's round trip to Chromium, for metrics.
+	Observer Observer
 }
 
 // DefaultMaxMessage is Options.MaxMessage's default: room for Playwright's
@@ -159,6 +162,7 @@ type Stats struct {
 	Passed      int64 // client commands forwarded to Chromium since start (acting and observing)
 	HeldTotal   int64 // acting commands that had to wait, since start
 	TimedOut    int64 // held commands failed because the hold outlasted HoldTimeout
+	Accepted    int64 // relayed WebSocket connections accepted since start
 }
 
 const defaultHoldTimeout = 10 * time.Minute
@@ -202,6 +206,7 @@ type Proxy struct {
 	nPassed   atomic.Int64
 	nHeldTot  atomic.Int64
 	nTimedOut atomic.Int64
+	nAccepted atomic.Int64
 }
 
 // Listen validates opts, binds the listen address and serves in the
@@ -371,6 +376,7 @@ func (p *Proxy) Stats() Stats {
 		Passed:      p.nPassed.Load(),
 		HeldTotal:   p.nHeldTot.Load(),
 		TimedOut:    p.nTimedOut.Load(),
+		Accepted:    p.nAccepted.Load(),
 	}
 }
 

@@ -50,6 +50,9 @@ func (r *relay) fromChromium(mt int, hb *headBuf, n int, whole bool, rd io.Reade
 			if e.done != nil {
 				e.done()
 			}
+			if e.spec == nil {
+				r.p.observeAnswer(e)
+			}
 			if e.spec != nil {
 				if whole {
 					e.tell(specAnswer{msg: bytes.Clone(msg)})
@@ -241,7 +244,7 @@ func (r *relay) streamToChromium(head []byte, rd io.Reader, mapped bool, step St
 	var repl []byte
 	cut0, cut1 := 0, 0
 	if mapped {
-		pid = r.ids.add(sent{client: h.id, session: h.session, done: r.gest.passed(h, step)})
+		pid = r.ids.add(r.p.stamp(sent{client: h.id, session: h.session, done: r.gest.passed(h, step)}, h))
 		repl = formatID(num[:0], pid)
 		cut0, cut1 = int(h.idStart), int(h.idEnd)
 	}

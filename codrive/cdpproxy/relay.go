@@ -108,6 +108,7 @@ func (p *Proxy) relay(w http.ResponseWriter, r *http.Request) {
 	}
 	defer p.untrack(rl)
 	p.nConns.Add(1)
+	p.nAccepted.Add(1)
 	defer p.nConns.Add(-1)
 	rl.log.Info("cdpproxy: client connected", "path", rl.path, "remote", r.RemoteAddr)
 	rl.run()
