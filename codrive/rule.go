@@ -77,6 +77,9 @@ type ruleConfig struct {
 	RequestInterval time.Duration
 	HandoffTimeout  time.Duration
 	Takeover        bool
+	// User is codrive's neko user: another session of the same user is
+	// codrive too (StateCodrive), never a person.
+	User string
 }
 
 // reportGrace bounds the wait for the control/host of a change neko said yes
@@ -146,6 +149,9 @@ type rule struct {
 	reason           string    // why the state last changed
 	settings         roomSettings
 	sessions         map[string]sessionInfo
+	// codrives are the sessions that announced themselves as codrive
+	// (inHello), by session id.
+	codrives map[string]bool
 	// At the last drop: did codrive host, did a person?
 	heldAtDrop, personAtDrop bool
 
@@ -214,6 +220,7 @@ func newRule(cfg ruleConfig) *rule {
 		cfg:        cfg,
 		pol:        cfg.Policy.rule(),
 		sessions:   map[string]sessionInfo{},
+		codrives:   map[string]bool{},
 		steps:      map[callID]time.Time{},
 		pending:    map[string]PendingRequest{},
 		ops:        map[opID]effREST{},
@@ -238,6 +245,8 @@ func (r *rule) step(now time.Time, in input) []effect {
 		r.onSettings(in)
 	case inSession:
 		r.onSession(in)
+	case inHello:
+		r.onHello(in)
 	case inConnLost:
 		r.onConnLost(in.Reason, in.Attempt)
 	case inConnEnded:
@@ -318,6 +327,9 @@ func (r *rule) onInit(in inInit) {
 	if !first {
 		r.emit(EventConnection, "", in.Reason)
 	}
+	// Tell the other codrive sessions in the room that this one is codrive
+	// too; each answers (onHello), so both sides know.
+	r.out = append(r.out, effSend{Subject: helloSubject, Body: map[string]any{"codrive": helloAnnounce}})
 }
 
 func (r *rule) onHost(actor, host string) {
@@ -337,6 +349,7 @@ func (r *rule) onHost(actor, host string) {
 	r.setState(host, actor, r.hostReason(actor, prev, host))
 	r.emit(EventState, actor, r.reason)
 	if h := r.handoff; h != nil && h.took && r.state() != StateHuman {
+		// The person let go (another codrive's turn is no person's).
 		r.endHandoff(nil, "handoff ended: "+h.reason)
 	}
 }
@@ -440,6 +453,7 @@ func (r *rule) lockUndone() {
 func (r *rule) onSession(in inSession) {
 	if in.Deleted {
 		delete(r.sessions, in.ID)
+		delete(r.codrives, in.ID)
 		return
 	}
 	s := r.sessions[in.ID]
@@ -453,10 +467,27 @@ func (r *rule) onSession(in inSession) {
 	r.sessions[in.ID] = s
 }
 
+// onHello: another session says it is codrive. An announcement is
+// answered, so that the newcomer learns of this one too; an answer is not.
+func (r *rule) onHello(in inHello) {
+	if in.From == "" || in.From == r.self {
+		return
+	}
+	known := r.codrives[in.From]
+	r.codrives[in.From] = true
+	if !in.Answer && r.connected {
+		r.out = append(r.out, effSend{To: in.From, Subject: helloSubject, Body: map[string]any{"codrive": helloAnswer}})
+	}
+	if !known && r.host == in.From {
+		// Who hosts did not change, only what codrive calls them.
+		r.emit(EventState, in.From, r.describe(in.From)+" is another codrive session, not a person")
+	}
+}
+
 func (r *rule) onConnLost(reason string, attempt int) {
 	if r.connected {
 		r.heldAtDrop = r.host == r.self
-		r.personAtDrop = r.host != "" && r.host != r.self
+		r.personAtDrop = r.state() == StateHuman
 		r.connected = false
 		r.since, r.reason = r.now, reason
 		r.grantedAt = time.Time{}
@@ -640,7 +671,7 @@ func (r *rule) syncHost() {
 	case r.take != nil && r.take.op == 0:
 		r.take.op = r.rest(effREST{Kind: opTake})
 	case !r.connected || r.closing:
-	case st == StateHuman && r.deadHost() && r.wantsHost():
+	case someoneElse(st) && r.deadHost() && r.wantsHost():
 		// Nobody's hands: a session without a socket holds control (neko
 		// clears a host when its socket goes, except after a REST take or
 		// give that lands late, e.g. from a codrive that crashed).
@@ -652,13 +683,13 @@ func (r *rule) syncHost() {
 			r.deadWarned = r.host
 			r.fail(fmt.Sprintf("control is held by %s, which is not connected; an admin can free it (codrive control release)", r.describe(r.host)))
 		}
-	case st == StateHuman && r.hasWaiter("acquire") && r.cfg.Takeover && r.cfg.Admin:
+	case someoneElse(st) && r.hasWaiter("acquire") && r.cfg.Takeover && r.cfg.Admin:
 		if !r.takeTried {
 			r.takeTried = true
 			r.rest(effREST{Kind: opTake})
 		}
-	case st == StateHuman && r.hasWaiter("acquire"):
-		// Acquire never steals: the person is asked, again and again.
+	case someoneElse(st) && r.hasWaiter("acquire"):
+		// Acquire never steals: the host is asked, again and again.
 		if r.now.Before(r.askAt) {
 			r.wakeBy(r.askAt)
 			return
@@ -754,9 +785,28 @@ func (r *rule) state() State {
 		return StateFree
 	case r.host == r.self:
 		return StateAutomation
+	case r.isCodrive(r.host):
+		return StateCodrive
 	}
 	return StateHuman
 }
+
+// isCodrive: the session is another codrive, not a person. The heuristic
+// (documented on StateCodrive): it logged in as codrive's own neko user, or
+// it announced itself (inHello).
+func (r *rule) isCodrive(id string) bool {
+	if id == "" || id == r.self {
+		return false
+	}
+	if r.codrives[id] {
+		return true
+	}
+	s, ok := r.sessions[id]
+	return ok && r.cfg.User != "" && s.Name == r.cfg.User
+}
+
+// someoneElse: a session other than codrive's own hosts.
+func someoneElse(st State) bool { return st == StateHuman || st == StateCodrive }
 
 // deadHost: the host is a session neko says is not connected.
 func (r *rule) deadHost() bool {

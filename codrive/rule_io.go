@@ -74,6 +74,12 @@ type (
 		Connected *bool
 		Deleted   bool
 	}
+	// inHello: From announced itself as codrive (Answer: it answered this
+	// one's own announcement).
+	inHello struct {
+		From   string
+		Answer bool
+	}
 	// inConnLost: the socket dropped and the Conn is reconnecting (one per
 	// attempt).
 	inConnLost struct {
@@ -135,6 +141,14 @@ type restResult struct {
 	Declined string
 }
 
+// The announcement codrive sessions exchange (send/broadcast, then
+// send/unicast answers) so that each knows the others are not people.
+const (
+	helloSubject  = "codrive/hello"
+	helloAnnounce = "hello"
+	helloAnswer   = "here"
+)
+
 // inTick: only time passed (a wake-up the rule asked for).
 type inTick struct{}
 
@@ -143,6 +157,7 @@ func (inHost) isInput()      {}
 func (inRequest) isInput()   {}
 func (inSettings) isInput()  {}
 func (inSession) isInput()   {}
+func (inHello) isInput()     {}
 func (inConnLost) isInput()  {}
 func (inConnEnded) isInput() {}
 func (inBegin) isInput()     {}
@@ -202,11 +217,16 @@ type (
 		Self string        // opLock: the lease owner
 		Want *lockSettings // opRestore: the values to write back
 	}
-	// effSend sends a neko message (subject "codrive") to one session, or
-	// to everyone when To is "". Fire and forget: neko never answers.
+	// effSend sends a neko message (send/unicast or send/broadcast) with
+	// Subject (default "codrive") to one session, or to everyone when To is
+	// "". With Chat, the same words also go to neko's chat (when its chat
+	// plugin is on), where people read them. Fire and forget: neko never
+	// answers.
 	effSend struct {
-		To   string
-		Body map[string]any
+		To      string
+		Subject string
+		Body    map[string]any
+		Chat    string
 	}
 	// effEmit publishes an event.
 	effEmit struct{ Ev Event }

@@ -142,6 +142,7 @@ func newSim(seed uint64, verbose bool) *sim {
 		RequestInterval: time.Duration(200+rng.IntN(800)) * time.Millisecond,
 		HandoffTimeout:  time.Duration(2+rng.IntN(5)) * time.Second,
 		Takeover:        rng.IntN(3) == 0,
+		User:            "codrive",
 	}
 	if rng.IntN(3) == 0 {
 		cfg.IdleRelease = time.Duration(500+rng.IntN(3000)) * time.Millisecond
@@ -193,6 +194,16 @@ func (w *sim) initInput(relogin bool, reason string) inInit {
 		in.Sessions = append(in.Sessions, sessionInfo{ID: id, Name: s.name, Connected: s.connected})
 	}
 	return in
+}
+
+// isPerson: host is a person's session, not codrive's own nor an earlier
+// codrive's (same user name: StateCodrive).
+func (w *sim) isPerson(host string) bool {
+	if host == "" || host == w.self {
+		return false
+	}
+	s, ok := w.sessions[host]
+	return !ok || s.name != w.cfg.User
 }
 
 // --- neko ------------------------------------------------------------------
@@ -368,7 +379,7 @@ func (w *sim) deliver(in input) {
 }
 
 func (w *sim) sawHost(host string) {
-	if host != "" && host != w.self {
+	if w.isPerson(host) {
 		for id := range w.handoffs {
 			w.handoffs[id] = true
 		}
@@ -433,8 +444,11 @@ func (w *sim) checkStateEvent(in input, ev Event) {
 			st = StateAutomation
 		default:
 			st = StateHuman
+			if !w.isPerson(host) {
+				st = StateCodrive // an earlier codrive's session (a crash)
+			}
 		}
-		if ev.Status.State != st || (st == StateHuman && ev.Status.Host != host) {
+		if ev.Status.State != st || (st != StateFree && st != StateAutomation && ev.Status.Host != host) {
 			panic(fmt.Sprintf("I4: state event %s host %q for a change to %q", ev.Status.State, ev.Status.Host, host))
 		}
 	}
@@ -497,7 +511,7 @@ func (w *sim) call(kind string, mk func(callID) input) {
 		w.takeAllowed++
 	}
 	if kind == "handoff" {
-		w.handoffs[w.nextCall] = w.knownConn && w.known != "" && w.known != w.self
+		w.handoffs[w.nextCall] = w.knownConn && w.isPerson(w.known)
 	}
 	w.deliver(mk(w.nextCall))
 }

@@ -283,3 +283,77 @@ func TestRuleGateStaysClosedUntilNekoReportsTheRelease(t *testing.T) {
 	rr.in(inHost{Actor: "bot", Host: ""})
 	rr.mustREST(opRequest)
 }
+
+// Issue 12 item 7: two codrive processes with the default user called each
+// other "human". A session of codrive's own neko user, or one that announced
+// itself, is StateCodrive: automation waits for it as for anyone, but its
+// turn is no person's (a handoff does not count it, NoReclaim ignores it).
+func TestRuleOtherCodriveIsNotAPerson(t *testing.T) {
+	rr := newRuleRun(t, ruleConfig{User: "codrive", NoReclaim: true, ReclaimAfter: time.Hour})
+	rr.in(inInit{Self: "bot", Reason: "connected", Sessions: []sessionInfo{
+		{ID: "bot", Name: "codrive", Connected: true}, {ID: "alice", Name: "alice", Connected: true},
+		{ID: "oneshot", Name: "codrive", Connected: true}, {ID: "robot", Name: "robot", Connected: true},
+	}})
+	var hello effSend
+	for _, e := range rr.out {
+		if e, ok := e.(effSend); ok {
+			hello = e
+		}
+	}
+	if hello.To != "" || hello.Subject != helloSubject || hello.Body["codrive"] != helloAnnounce {
+		t.Fatalf("codrive did not announce itself on connect: %s", describeEffects(rr.out))
+	}
+
+	// Another session of the same user hosts: a one-shot `codrive control
+	// request`, or another codrive.
+	rr.in(inHost{Actor: "oneshot", Host: "oneshot"})
+	if evs := rr.events(EventState); len(evs) != 1 || evs[0].Status.State != StateCodrive || evs[0].Status.Host != "oneshot" {
+		t.Fatalf("same user hosting: %s", describeEffects(rr.out))
+	}
+	rr.in(inHost{Actor: "oneshot", Host: ""})
+	// Its turn is no person's: NoReclaim does not keep automation away and
+	// there is no reclaim grace.
+	if err := rr.begin(1); err != errNotNow {
+		t.Fatalf("begin: %v", err)
+	}
+	rr.mustREST(opRequest)
+
+	// A codrive of another user announces itself and is answered.
+	rr.in(inHello{From: "robot"})
+	var answer effSend
+	for _, e := range rr.out {
+		if e, ok := e.(effSend); ok {
+			answer = e
+		}
+	}
+	if answer.To != "robot" || answer.Subject != helloSubject || answer.Body["codrive"] != helloAnswer {
+		t.Fatalf("announcement not answered: %s", describeEffects(rr.out))
+	}
+	rr.in(inHello{From: "robot", Answer: true})
+	for _, e := range rr.out {
+		if _, ok := e.(effSend); ok {
+			t.Fatalf("an answer was answered: %s", describeEffects(rr.out))
+		}
+	}
+	rr.in(inHost{Actor: "robot", Host: "robot"})
+	if st := rr.r.status(); st.State != StateCodrive || st.Host != "robot" || st.HostName != "robot" {
+		t.Fatalf("announced codrive hosting: %+v", st)
+	}
+
+	// A handoff waits for a person: another codrive's turn does not end it.
+	rr.in(inHandoff{Call: 2, Reason: "captcha"})
+	rr.in(inHost{Actor: "robot", Host: ""})
+	rr.in(inHost{Actor: "oneshot", Host: "oneshot"})
+	rr.in(inHost{Actor: "oneshot", Host: ""})
+	if _, ok := rr.reply(2); ok || rr.r.handoff == nil {
+		t.Fatalf("a codrive turn ended the handoff: %s", describeEffects(rr.out))
+	}
+	rr.in(inHost{Actor: "alice", Host: "alice"})
+	if st := rr.r.status(); st.State != StateHuman {
+		t.Fatalf("alice hosting: %+v", st)
+	}
+	rr.in(inHost{Actor: "alice", Host: ""})
+	if err, ok := rr.reply(2); !ok || err != nil {
+		t.Fatalf("handoff after the person's turn: %v %v", err, ok)
+	}
+}

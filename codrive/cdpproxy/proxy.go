@@ -101,6 +101,7 @@ const (
 	StateFree         = "free"
 	StateAutomation   = "automation"
 	StateHuman        = "human"
+	StateCodrive      = "codrive" // another codrive session hosts, not a person
 	StatePaused       = "paused"
 	StateDisconnected = "disconnected"
 )
@@ -109,7 +110,7 @@ const (
 // the result of Codrive.getState, the params of Codrive.stateChanged and the
 // body of GET /codrive/state.
 type Status struct {
-	State    string    `json:"state"`              // "free", "automation", "human", "paused", "disconnected"
+	State    string    `json:"state"`              // "free", "automation", "human", "codrive", "paused", "disconnected"
 	Host     string    `json:"host,omitempty"`     // neko session id of the host
 	HostName string    `json:"hostName,omitempty"` // its display name
 	Since    time.Time `json:"since"`
