@@ -79,7 +79,7 @@ func connect(ctx context.Context, cfg Options) (*arbiter, error) {
 	}
 	if cfg.Policy.rule().NeedsAdmin && !login.Profile.IsAdmin {
 		_ = client.Logout(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("codrive: policy %s changes room settings and needs an admin login; user %q is not admin", cfg.Policy, cfg.User)
+		return nil, fmt.Errorf("codrive: policy %s changes room settings and needs an admin login (user %q is not admin): %w", cfg.Policy, cfg.User, neko.ErrNotAdmin)
 	}
 	conn, err := client.Connect(ctx, cfg.conn)
 	if err != nil {

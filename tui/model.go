@@ -15,6 +15,7 @@ import (
 
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/eventfmt"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 type mode int
@@ -450,7 +451,7 @@ func (m *Model) handoffKey() {
 		return
 	}
 	if m.status.Handoff != "" {
-		m.note("handoff: one is already in progress (" + clean(m.status.Handoff) + ")")
+		m.note("handoff: one is already in progress (" + sanitize.Text(m.status.Handoff) + ")")
 		return
 	}
 	m.reason = m.reason[:0]
@@ -469,12 +470,12 @@ func (m *Model) onInputKey(k tea.KeyMsg) tea.Cmd {
 		return nil
 	case key.Matches(k, m.keys.Enter):
 		m.mode = modeNormal
-		return m.startHandoff(strings.TrimSpace(clean(string(m.reason))))
+		return m.startHandoff(strings.TrimSpace(sanitize.Text(string(m.reason))))
 	}
 	switch k.Type {
 	case tea.KeyRunes, tea.KeySpace:
 		for _, r := range k.Runes {
-			if len(m.reason) < maxReason && !isControl(r) {
+			if len(m.reason) < maxReason && !sanitize.IsControl(r) {
 				m.reason = append(m.reason, r)
 			}
 		}
@@ -534,7 +535,7 @@ func (m *Model) openPicker() {
 		}
 		m.picker = append(m.picker, pickItem{
 			id:      p.ID,
-			name:    clean(p.Name),
+			name:    sanitize.Text(p.Name),
 			host:    p.Host,
 			canHost: p.CanHost,
 			online:  p.Connected,
@@ -585,7 +586,7 @@ func (m *Model) fail(name string, err error) {
 }
 
 func (m *Model) add(kind entryKind, text string) {
-	m.log = append(m.log, entry{kind: kind, text: clean(text)})
+	m.log = append(m.log, entry{kind: kind, text: sanitize.Text(text)})
 	if m.scroll > 0 {
 		// Keep a scrolled-back view still while entries arrive.
 		m.scroll++

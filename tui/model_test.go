@@ -15,6 +15,7 @@ import (
 
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/eventfmt"
+	"github.com/codrive/codrive/internal/sanitize"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -610,7 +611,7 @@ func TestNoSecretsOrEscapesOnScreen(t *testing.T) {
 	if !strings.Contains(v, "https://neko.test/base") {
 		t.Errorf("the neko URL is not shown:\n%s", v)
 	}
-	if redactURL("::not a url") != "(unparsable URL hidden)" {
+	if sanitize.URL("::not a url") != "(unparsable URL hidden)" {
 		t.Error("an unparsable URL is shown as is")
 	}
 }

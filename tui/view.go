@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 // Layout thresholds: below narrowWidth panes stack in one column; from
@@ -222,7 +223,7 @@ func (m *Model) connectionPane(w, h int) block {
 	case m.conn.Connected:
 		socket = m.st.good.Render("connected")
 	}
-	session := orDash(clean(m.status.Session))
+	session := orDash(sanitize.Text(m.status.Session))
 	if m.conn.Admin {
 		session += " (admin)"
 	}
@@ -232,14 +233,14 @@ func (m *Model) connectionPane(w, h int) block {
 	}
 	reconn := fmt.Sprintf("%d · malformed %d", m.conn.Reconnects, m.conn.Malformed)
 	lines := []string{
-		m.kv("neko", orDash(redactURL(m.opts.NekoURL))),
+		m.kv("neko", orDash(sanitize.URL(m.opts.NekoURL))),
 		m.kv("session", session),
 		m.kv("socket", socket),
 		m.kv("heard", heard),
 		m.kv("reconn", reconn),
 	}
 	if m.opts.ProxyURL != "" {
-		lines = append(lines, m.kv("proxy", redactURL(m.opts.ProxyURL)))
+		lines = append(lines, m.kv("proxy", sanitize.URL(m.opts.ProxyURL)))
 	}
 	return m.box("connection", lines, w, h)
 }
@@ -251,9 +252,9 @@ func (m *Model) controlPane(w, h int) block {
 	switch s.State {
 	case codrive.StateAutomation:
 		// codrive's own session id is in the connection pane already.
-		host = m.st.good.Render("automation") + " · " + clean(cmp.Or(s.HostName, s.Host))
+		host = m.st.good.Render("automation") + " · " + sanitize.Text(cmp.Or(s.HostName, s.Host))
 	case codrive.StateHuman:
-		host = m.st.warn.Render("human") + " · " + clean(describe(s.Host, s.HostName))
+		host = m.st.warn.Render("human") + " · " + sanitize.Text(describe(s.Host, s.HostName))
 	case codrive.StateFree:
 		host = m.st.dim.Render("nobody") + " (free)"
 	default:
@@ -271,14 +272,14 @@ func (m *Model) controlPane(w, h int) block {
 	if len(s.Pending) > 0 {
 		parts := make([]string, len(s.Pending))
 		for i, p := range s.Pending {
-			parts[i] = fmt.Sprintf("%s %s", clean(cmp.Or(p.Name, p.ID)), humanDuration(now.Sub(p.Since)))
+			parts[i] = fmt.Sprintf("%s %s", sanitize.Text(cmp.Or(p.Name, p.ID)), humanDuration(now.Sub(p.Since)))
 		}
 		pending = m.st.warn.Render(fmt.Sprintf("%d", len(s.Pending))) + ": " + strings.Join(parts, ", ")
 	}
 	return m.box("control", []string{
 		m.kv("host", host),
 		m.kv("since", since),
-		m.kv("why", orDash(clean(s.Reason))),
+		m.kv("why", orDash(sanitize.Text(s.Reason))),
 		m.kv("auto", m.automation()),
 		m.kv("policy", policy),
 		m.kv("pending", pending),
@@ -292,7 +293,7 @@ func (m *Model) automation() string {
 	s := m.status
 	switch s.Gate {
 	case codrive.GateHandoff:
-		return m.st.warn.Render("handoff") + ": " + clean(s.Handoff)
+		return m.st.warn.Render("handoff") + ": " + sanitize.Text(s.Handoff)
 	case codrive.GatePaused:
 		return m.st.warn.Render("paused")
 	case codrive.GateOpen:
@@ -313,9 +314,9 @@ func (m *Model) pagePane(w, h int) block {
 		tab = m.st.bad.Render("not attached") + " (re-attaching)"
 	}
 	return m.box("page", []string{
-		m.kv("url", orDash(clean(p.URL))),
-		m.kv("title", orDash(clean(p.Title))),
-		m.kv("target", orDash(clean(p.TargetID))),
+		m.kv("url", orDash(sanitize.Text(p.URL))),
+		m.kv("title", orDash(sanitize.Text(p.Title))),
+		m.kv("target", orDash(sanitize.Text(p.TargetID))),
 		m.kv("tab", tab),
 	}, w, h)
 }
@@ -348,7 +349,7 @@ func (m *Model) sessionsPane(w, h int, withID bool) block {
 		if s.Host {
 			marker = m.st.good.Render("▶") + " "
 		}
-		name := clean(cmp.Or(s.Name, s.ID))
+		name := sanitize.Text(cmp.Or(s.Name, s.ID))
 		if s.Self {
 			name += "*"
 		}
@@ -356,7 +357,7 @@ func (m *Model) sessionsPane(w, h int, withID bool) block {
 		line := fmt.Sprintf("%s%-*s %s %s %s", marker, nameW, name,
 			flag(s.Admin, "admin"), flag(s.Connected, "conn"), flag(s.Watching, "watch"))
 		if withID {
-			line += "  " + m.st.dim.Render(clean(s.ID))
+			line += "  " + m.st.dim.Render(sanitize.Text(s.ID))
 		}
 		lines = append(lines, line)
 	}

@@ -114,8 +114,9 @@ func playPlain(ctx context.Context, out io.Writer, d *demo.Demo) (demo.Summary, 
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
+		var lines eventfmt.Printer
 		for ev := range evs {
-			fmt.Fprintln(out, eventfmt.Line(ev))
+			fmt.Fprintln(out, lines.Line(ev))
 		}
 	}()
 	sum, err := d.Run(ctx)
