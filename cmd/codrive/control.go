@@ -83,6 +83,8 @@ func controlCommand(st *appState) *cli.Command {
 		Name:         "control",
 		Usage:        "move neko host control by hand (each runs as a short-lived session that never keeps control)",
 		OnUsageError: usageError,
+		// See newApp: no urfave help command.
+		HideHelpCommand: true,
 		Subcommands: []*cli.Command{
 			op("request", "ask for control: the current host is sent a request; if nobody hosts, says so", " ", 0,
 				func(ctx context.Context, o oneshot.Login, _ []string) (string, error) {

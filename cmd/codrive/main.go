@@ -91,8 +91,11 @@ func newApp(stdout, stderr io.Writer, st *appState) *cli.App {
 		Writer:      stdout,
 		ErrWriter:   stderr,
 		// `codrive version` and --version are codrive's own (version.go).
-		HideVersion:           true,
-		EnableBashCompletion:  true,
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		// urfave's own help command is one package-level value that each
+		// run links into itself; codrive has its own (helpCommand).
+		HideHelpCommand:       true,
 		CustomAppHelpTemplate: strings.Replace(cli.AppHelpTemplate, "GLOBAL OPTIONS:", "GLOBAL OPTIONS (before or after the command):", 1) + helpExtra + exitcode.Help() + "\n" + envHelp(),
 		OnUsageError:          usageError,
 		// Errors are printed once, by run, on one line.
@@ -112,6 +115,7 @@ func newApp(stdout, stderr io.Writer, st *appState) *cli.App {
 			demoCommand(),
 			versionCommand(),
 			completionCommand(),
+			helpCommand(),
 		},
 	}
 	return app
@@ -126,6 +130,40 @@ func rootAction(c *cli.Context) error {
 		return unknownCommand(c.App.Commands, c.Args().First(), "")
 	}
 	return cli.ShowAppHelp(c)
+}
+
+// helpCommand is `codrive help [COMMAND [SUBCOMMAND]]`.
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Aliases:   []string{"h"},
+		Usage:     "show the commands, or the help of one",
+		ArgsUsage: "[COMMAND [SUBCOMMAND]]",
+		HideHelp:  true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			cmds, path := c.App.Commands, "codrive"
+			var cmd *cli.Command
+			for _, a := range c.Args().Slice() {
+				if cmd = findCommand(cmds, a); cmd == nil {
+					return unknownCommand(cmds, a, strings.TrimPrefix(path, "codrive "))
+				}
+				path += " " + cmd.Name
+				cmds = cmd.Subcommands
+			}
+			if cmd.HelpName == "" {
+				cmd.HelpName = path
+			}
+			tmpl := cli.CommandHelpTemplate
+			if len(cmd.Subcommands) > 0 {
+				tmpl = cli.SubcommandHelpTemplate
+			}
+			cli.HelpPrinter(c.App.Writer, tmpl, cmd)
+			return nil
+		},
+	}
 }
 
 // noArgs is the Before hook of every command that takes no arguments.

@@ -6,6 +6,7 @@ package exitcode
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/codrive/codrive/cdp"
@@ -71,8 +72,8 @@ func For(err error) int {
 }
 
 // notNeko: something answered at neko's address, but not as neko (its
-// /health failed): neko itself did not answer.
+// /health failed, or it has no login): neko itself did not answer.
 func notNeko(err error) bool {
 	var api *neko.APIError
-	return errors.As(err, &api) && api.Op == "health"
+	return errors.As(err, &api) && (api.Op == "health" || api.Op == "login" && api.Status == http.StatusNotFound)
 }
