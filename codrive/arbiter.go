@@ -158,6 +158,13 @@ func (a *arbiter) apply(in input) {
 				a.post(envelope{in: a.runREST(e)})
 			}()
 		case effSend:
+			if e.Subject == helloSubject {
+				// At once: the announcement must reach neko before
+				// anything this codrive does with control, so that the
+				// others never see it host as a stranger.
+				a.send(e)
+				continue
+			}
 			a.ops.Add(1)
 			go func() {
 				defer a.ops.Done()

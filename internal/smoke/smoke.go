@@ -418,7 +418,9 @@ func (r *run) handoff(ctx context.Context) (string, error) {
 	// the person may see them in either order.
 	var told, free bool
 	if _, err := neko.Await(ctx, events, func(ev neko.Event) bool {
-		told = told || ev.Name == neko.EventSendBroadcast
+		if b, ok := ev.Payload.(*neko.SendBroadcast); ok && b.Subject == "codrive" {
+			told = true
+		}
 		free = free || neko.HostIs("")(ev)
 		return told && free
 	}); err != nil {
