@@ -105,6 +105,12 @@ type Model struct {
 
 	log    []entry
 	scroll int // entries hidden below the bottom of the log pane
+	// lines renders the event log: the page is named when it changes, not
+	// on every line.
+	lines eventfmt.Printer
+	// helpScroll is the first help line shown: at 60x20 the help is
+	// longer than the screen.
+	helpScroll int
 
 	picker  []pickItem
 	pickIdx int
@@ -250,7 +256,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return m, m.onKey(msg)
 	case eventMsg:
-		m.add(kindEvent, eventfmt.Line(codrive.Event(msg)))
+		m.add(kindEvent, m.lines.Line(codrive.Event(msg)))
 		m.refresh()
 		return m, m.listenEvents()
 	case eventsClosedMsg:
@@ -335,7 +341,20 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 			return m.quit()
 		case key.Matches(k, m.keys.Close):
 			m.mode = modeNormal
+		case key.Matches(k, m.keys.Up):
+			m.helpScroll--
+		case key.Matches(k, m.keys.Down):
+			m.helpScroll++
+		case key.Matches(k, m.keys.PageUp):
+			m.helpScroll -= max(1, m.helpRows()-1)
+		case key.Matches(k, m.keys.PageDown):
+			m.helpScroll += max(1, m.helpRows()-1)
+		case key.Matches(k, m.keys.Home):
+			m.helpScroll = 0
+		case key.Matches(k, m.keys.End):
+			m.helpScroll = len(m.helpLines(m.helpWidth()))
 		}
+		m.helpScroll = max(0, min(m.helpScroll, len(m.helpLines(m.helpWidth()))-m.helpRows()))
 		return nil
 	case modePicker:
 		return m.onPickerKey(k)
@@ -346,7 +365,7 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Quit):
 		return m.quit()
 	case key.Matches(k, m.keys.Help):
-		m.mode = modeHelp
+		m.mode, m.helpScroll = modeHelp, 0
 	case key.Matches(k, m.keys.Request):
 		return m.request()
 	case key.Matches(k, m.keys.Release):

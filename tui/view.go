@@ -128,6 +128,15 @@ func (m *Model) layout(w, avail int) []block {
 		rows = append(rows, row{hjoin(m.connectionPane(c1, 8), m.controlPane(c2, 8)), 0})
 		h := max(6, m.sessionsHeight(5))
 		rows = append(rows, row{hjoin(m.sessionsPane(c1, h, false), m.pagePane(c2, h)), 1})
+	case m.short():
+		// Narrow and short (60x20): the connection and the page become
+		// one line each, so that the event log keeps room to be read.
+		rows = append(rows,
+			row{m.connectionLine(w), 1},
+			row{m.controlPane(w, 8), 0},
+			row{m.pageLine(w), 2},
+			row{m.sessionsPane(w, m.sessionsHeight(4), false), 3},
+		)
 	default:
 		connH := 7
 		if m.opts.ProxyURL != "" {
@@ -245,6 +254,51 @@ func (m *Model) connectionPane(w, h int) block {
 	return m.box("connection", lines, w, h)
 }
 
+// shortHeight: below it, a narrow screen shows the connection and the page
+// as one line each.
+const shortHeight = 26
+
+func (m *Model) short() bool {
+	_, h := m.size()
+	return h < shortHeight
+}
+
+// line is a one-line block of width w.
+func line(s string, w int) block {
+	s = ansi.Truncate(s, w, "…")
+	return block{s + strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))}
+}
+
+// connectionLine is the connection pane in one line.
+func (m *Model) connectionLine(w int) block {
+	socket := m.st.bad.Render("reconnecting")
+	switch {
+	case m.conn.Closed:
+		socket = m.st.bad.Render("closed")
+	case m.conn.Connected:
+		socket = m.st.good.Render("connected")
+	}
+	heard := "never heard"
+	if !m.conn.LastHeard.IsZero() {
+		heard = "heard " + ago(m.now(), m.conn.LastHeard)
+	}
+	session := orDash(sanitize.Text(m.status.Session))
+	if m.conn.Admin {
+		session += " (admin)"
+	}
+	return line(" "+m.st.label.Render("neko")+" "+socket+" · "+session+" · "+heard, w)
+}
+
+// pageLine is the page pane in one line.
+func (m *Model) pageLine(w int) block {
+	p := m.page
+	state := ""
+	if !p.Attached {
+		state = " · " + m.st.bad.Render("not attached")
+	}
+	return line(" "+m.st.label.Render("page")+" "+orDash(sanitize.URL(p.URL))+state, w)
+}
+
 func (m *Model) controlPane(w, h int) block {
 	s := m.status
 	now := m.now()
@@ -255,6 +309,8 @@ func (m *Model) controlPane(w, h int) block {
 		host = m.st.good.Render("automation") + " · " + sanitize.Text(cmp.Or(s.HostName, s.Host))
 	case codrive.StateHuman:
 		host = m.st.warn.Render("human") + " · " + sanitize.Text(describe(s.Host, s.HostName))
+	case codrive.StateCodrive:
+		host = m.st.note.Render("codrive") + " · " + sanitize.Text(describe(s.Host, s.HostName)) + " (another codrive)"
 	case codrive.StateFree:
 		host = m.st.dim.Render("nobody") + " (free)"
 	default:
@@ -321,8 +377,28 @@ func (m *Model) pagePane(w, h int) block {
 	}, w, h)
 }
 
+// sessionOrder ranks a session for the sessions pane: the host, codrive's
+// own, other codrive sessions, people connected, then the offline ones,
+// which would otherwise push the ones that matter under "… more".
+func sessionOrder(p codrive.Participant) int {
+	switch {
+	case p.Host:
+		return 0
+	case p.Self:
+		return 1
+	case p.Codrive && p.Connected:
+		return 2
+	case p.Connected:
+		return 3
+	}
+	return 4
+}
+
 func (m *Model) sessionsPane(w, h int, withID bool) block {
-	list := m.people // sorted by name, then id
+	list := slices.Clone(m.people)
+	slices.SortStableFunc(list, func(a, b codrive.Participant) int {
+		return cmp.Or(cmp.Compare(sessionOrder(a), sessionOrder(b)), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
 	title := fmt.Sprintf("sessions %d · ▶ host · * codrive", len(list))
 	nameW := 14
 	if withID {
@@ -350,7 +426,7 @@ func (m *Model) sessionsPane(w, h int, withID bool) block {
 			marker = m.st.good.Render("▶") + " "
 		}
 		name := sanitize.Text(cmp.Or(s.Name, s.ID))
-		if s.Self {
+		if s.Self || s.Codrive {
 			name += "*"
 		}
 		name = ansi.Truncate(name, nameW, "…")
@@ -463,6 +539,9 @@ func (m *Model) footer(w int) string {
 	switch m.mode {
 	case modeHelp:
 		keys = [][2]string{{"?/esc", "close help"}, {"q", "quit"}}
+		if len(m.helpLines(m.helpWidth())) > m.helpRows() {
+			keys = append([][2]string{{"↑/↓", "scroll"}}, keys...)
+		}
 	case modePicker:
 		keys = [][2]string{{"↑/↓", "choose"}, {"enter", "give"}, {"esc", "cancel"}}
 	case modeInput:
@@ -543,16 +622,28 @@ func helpText() [][2]string {
 		{"g", "give control to a session: ↑/↓ choose, enter gives, esc cancels"},
 		{"p", "pause automation (releases control) / resume it"},
 		{"h", "hand off to a person: type why, enter. The person takes control, releases it when done, and automation continues. h again cancels"},
-		{"pgup/dn", "scroll the event log (↑/↓ line by line, end: newest)"},
+		{"pgup/dn", "scroll the event log (↑/↓ line by line, end: newest); here, scroll this help"},
 		{"?", "close this help"},
 		{"q", "quit: release control, restore room settings, log out"},
 		{"", ""},
-		{"", "Control pane: host is who holds control; auto is running (automation may act), paused, handoff, yielding (handing control to a person) or waiting for control. Connection pane: heard is the time since neko's last frame (it sends a heartbeat every 10s)."},
+		{"", "Control pane: host is who holds control (human, automation, or codrive: another codrive session, not a person); auto is running (automation may act), paused, handoff, yielding (handing control to a person) or waiting for control. Connection pane: heard is the time since neko's last frame (it sends a heartbeat every 10s). Sessions pane: the host first, then codrive's own (*), then who is connected."},
 	}
 }
 
-func (m *Model) helpView(w, h int) block {
-	w = min(w, 84)
+// helpWidth is the help box's width on this screen.
+func (m *Model) helpWidth() int {
+	w, _ := m.size()
+	return min(w, 84)
+}
+
+// helpRows is how many help lines fit in the box.
+func (m *Model) helpRows() int {
+	_, h := m.size()
+	return max(1, h-1-2)
+}
+
+// helpLines is the help text wrapped to a box of width w.
+func (m *Model) helpLines(w int) []string {
 	var lines []string
 	for _, l := range helpText() {
 		if l[0] == "" {
@@ -562,7 +653,23 @@ func (m *Model) helpView(w, h int) block {
 		text := m.st.key.Render(fmt.Sprintf("%-*s", labelWidth, l[0])) + " " + l[1]
 		lines = append(lines, hangingWrap(text, w-4, labelWidth+1)...)
 	}
-	return m.box("help", lines, w, h)
+	return lines
+}
+
+// helpView shows the help from helpScroll on; when it does not fit, the
+// title says where the view is and the arrows scroll it.
+func (m *Model) helpView(w, h int) block {
+	w = m.helpWidth()
+	lines := m.helpLines(w)
+	rows := max(1, h-2)
+	title := "help"
+	if len(lines) > rows {
+		first := max(0, min(m.helpScroll, len(lines)-rows))
+		last := min(len(lines), first+rows)
+		title = fmt.Sprintf("help · lines %d-%d of %d · ↑/↓ scroll", first+1, last, len(lines))
+		lines = lines[first:last]
+	}
+	return m.box(title, lines, w, h)
 }
 
 // logIndent lines up continuation lines of a log entry after its time.
