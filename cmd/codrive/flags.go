@@ -100,6 +100,9 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{envLogFormat}, Usage: "log format: text or json"},
 		&cli.StringFlag{Name: "log-level", Value: "warn", EnvVars: []string{envLogLevel}, Usage: "log level: debug, info, warn, error"},
 		&cli.BoolFlag{Name: "version", Usage: "print the version and exit"},
+		// urfave adds its own --help only when there is no command named
+		// help; codrive has one (helpCommand).
+		&cli.BoolFlag{Name: "help", Aliases: []string{"h"}, Usage: "show help"},
 	}
 }
 
