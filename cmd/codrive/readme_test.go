@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,10 +12,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/codrive/codrive/cdp"
+	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/neko"
+	"github.com/codrive/codrive/neko/nekotest"
 )
 
 func readme(t *testing.T) string {
@@ -148,5 +156,108 @@ func TestREADMEChromedpRecipe(t *testing.T) {
 	out, err := exec.Command("go", "build", "-o", os.DevNull, "../../examples/chromedp").CombinedOutput()
 	if err != nil {
 		t.Fatalf("examples/chromedp does not build: %v\n%s", err, out)
+	}
+}
+
+// codeBlock returns the body of the fenced block of lang that follows
+// marker in the README.
+func codeBlock(t *testing.T, doc, marker, lang string) string {
+	t.Helper()
+	i := strings.Index(doc, marker)
+	if i < 0 {
+		t.Fatalf("README has no %q", marker)
+	}
+	rest := doc[i:]
+	j := strings.Index(rest, "```"+lang+"\n")
+	if j < 0 {
+		t.Fatalf("no %s block after %q", lang, marker)
+	}
+	rest = rest[j+len(lang)+4:]
+	return rest[:strings.Index(rest, "```")]
+}
+
+// The README's Playwright (Node) recipe, run as it is under `codrive run`
+// (only its page is a local one): a person takes control when the handoff
+// asks and releases it, and the script goes on.
+func TestREADMEPlaywrightNodeRecipe(t *testing.T) {
+	t.Parallel()
+	driver, err := cdptest.DriverDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(driver, "package", "index.js")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("playwright driver not found in %s (make driver)", driver)
+		}
+		t.Skipf("playwright driver not found in %s (make driver)", driver)
+	}
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<!doctype html><title>login page</title><h1>log in</h1>")
+	}))
+	t.Cleanup(site.Close)
+	script := strings.ReplaceAll(codeBlock(t, readme(t), "Playwright (Node):", "js"), "https://example.com/login", site.URL+"/login")
+
+	// `require('playwright')` finds the driver's playwright-core.
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "node_modules", "playwright")
+	if err := os.MkdirAll(mod, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shim := fmt.Sprintf("module.exports = require(%q);\n", filepath.Join(driver, "package"))
+	if err := os.WriteFile(filepath.Join(mod, "index.js"), []byte(shim), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "recipe.js"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	c := cdptest.StartT(t, cdptest.Options{})
+	srv := newNeko(t, nil)
+	alice, evs := person(t, srv.URL, "alice")
+	cmd := exec.Command(binary(t), "--neko", srv.URL, "--cdp", c.URL, "run", "--", filepath.Join(driver, "node"), "recipe.js")
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), "CODRIVE_NEKO_PASSWORD=admin")
+	var out bytes.Buffer
+	errb := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = &out, errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	// The handoff: told in the chat, then the person's turn.
+	var told bool
+	_, err = neko.Await(ctxT(t), evs, func(ev neko.Event) bool {
+		if m, ok := ev.Payload.(*neko.ChatMessage); ok && strings.Contains(m.Content.Text, "solve the CAPTCHA") {
+			told = true
+		}
+		return told
+	})
+	if err != nil {
+		t.Fatalf("no handoff in neko's chat: %v\n%s", err, errb.String())
+	}
+	if _, err := srv.WaitFor(ctxT(t), func(st nekotest.State) bool { return !st.HasHost }); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := alice.RequestControl(ctxT(t)); err != nil || res != neko.ControlGranted {
+		t.Fatalf("alice could not take control: %v %v", res, err)
+	}
+	if err := alice.ReleaseControl(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || strings.TrimSpace(out.String()) != "login page" {
+			t.Fatalf("the recipe: %v\nstdout: %s\nstderr: %s", err, out.String(), errb.String())
+		}
+	case <-time.After(testTimeout):
+		t.Fatalf("the recipe did not finish after the person released\n%s", errb.String())
+	}
+	// The tab people watch is still there, on the recipe's page.
+	targets, err := cdp.ListTargets(ctxT(t), c.URL)
+	if err != nil || !slices.ContainsFunc(targets, func(tg cdp.Target) bool { return tg.URL == site.URL+"/login" }) {
+		t.Fatalf("the tab is gone: %v %+v", err, targets)
 	}
 }
