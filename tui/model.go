@@ -72,6 +72,7 @@ type pickItem struct {
 	host     bool
 	canHost  bool
 	online   bool
+	codrive  bool // another codrive session, not a person
 }
 
 // Model is the monitor's state. Update and View run on Bubble Tea's
@@ -558,6 +559,7 @@ func (m *Model) openPicker() {
 			host:    p.Host,
 			canHost: p.CanHost,
 			online:  p.Connected,
+			codrive: p.Codrive,
 		})
 	}
 	if len(m.picker) == 0 {

@@ -505,6 +505,9 @@ func (m *Model) pickerView(w, bodyH int) block {
 		if !it.canHost {
 			flags = append(flags, "cannot host")
 		}
+		if it.codrive {
+			flags = append(flags, "codrive")
+		}
 		line := cursor + describe(it.id, it.name)
 		if len(flags) > 0 {
 			line += " " + m.st.dim.Render("("+strings.Join(flags, ", ")+")")
