@@ -467,23 +467,6 @@ func (r *rule) onSession(in inSession) {
 	r.sessions[in.ID] = s
 }
 
-// onHello: another session says it is codrive. An announcement is
-// answered, so that the newcomer learns of this one too; an answer is not.
-func (r *rule) onHello(in inHello) {
-	if in.From == "" || in.From == r.self {
-		return
-	}
-	known := r.codrives[in.From]
-	r.codrives[in.From] = true
-	if !in.Answer && r.connected {
-		r.out = append(r.out, effSend{To: in.From, Subject: helloSubject, Body: map[string]any{"codrive": helloAnswer}})
-	}
-	if !known && r.host == in.From {
-		// Who hosts did not change, only what codrive calls them.
-		r.emit(EventState, in.From, r.describe(in.From)+" is another codrive session, not a person")
-	}
-}
-
 func (r *rule) onConnLost(reason string, attempt int) {
 	if r.connected {
 		r.heldAtDrop = r.host == r.self
@@ -790,23 +773,6 @@ func (r *rule) state() State {
 	}
 	return StateHuman
 }
-
-// isCodrive: the session is another codrive, not a person. The heuristic
-// (documented on StateCodrive): it logged in as codrive's own neko user, or
-// it announced itself (inHello).
-func (r *rule) isCodrive(id string) bool {
-	if id == "" || id == r.self {
-		return false
-	}
-	if r.codrives[id] {
-		return true
-	}
-	s, ok := r.sessions[id]
-	return ok && r.cfg.User != "" && s.Name == r.cfg.User
-}
-
-// someoneElse: a session other than codrive's own hosts.
-func someoneElse(st State) bool { return st == StateHuman || st == StateCodrive }
 
 // deadHost: the host is a session neko says is not connected.
 func (r *rule) deadHost() bool {
