@@ -51,8 +51,8 @@ func proxyFlags(listenDefault string) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "listen", Value: listenDefault, EnvVars: []string{envListen}, Usage: listenUsage},
 		// The token's variables are read by secret(), like the password's.
-		&cli.StringFlag{Name: "token", Usage: "token the proxy requires (?token= or Authorization: Bearer); mandatory on a non-loopback --listen ($" + envToken + ")"},
-		&cli.StringFlag{Name: "token-file", Usage: "read the proxy's token from this file ($" + envTokenFile + "); wins over $" + envToken},
+		&cli.StringFlag{Name: "token", Usage: "token the proxy requires (?token= or Authorization: Bearer); mandatory on a non-loopback --listen [$" + envToken + "]"},
+		&cli.StringFlag{Name: "token-file", Usage: "read the proxy's token from this file; wins over $" + envToken + " [$" + envTokenFile + "]"},
 		durationFlag("hold-timeout", 10*time.Minute, "fail a script's held command after this long"),
 		&cli.StringFlag{Name: "max-message", Value: sizeText(cdpproxy.DefaultMaxMessage), EnvVars: []string{envMaxMessage}, Usage: "largest CDP message a script may send through the proxy, in bytes or with KiB, MiB or GiB; a larger one gets a CDP error (or, if it was already being relayed, the connection closes with code 1009)"},
 		&cli.BoolFlag{Name: "log-cdp", Usage: "log proxied CDP messages at debug level, bodies included (they carry page data)"},

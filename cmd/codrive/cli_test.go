@@ -247,6 +247,12 @@ func TestPasswordPrecedence(t *testing.T) {
 			t.Errorf("%s: a password was printed", tc.name)
 		}
 	}
+	// Commands that reach neither neko nor Chromium do not read secrets.
+	for _, args := range [][]string{{"version"}, {"help"}, {"completion", "bash"}} {
+		if code, _, errOut := runBin(t, []string{"CODRIVE_NEKO_PASSWORD_FILE=" + filepath.Join(dir, "none"), "CODRIVE_CDP_URL=http://127.0.0.1:9"}, args...); code != 0 || errOut != "" {
+			t.Errorf("%v with a broken environment: exit %d %q", args, code, errOut)
+		}
+	}
 }
 
 // Item 5: a missing password read "unauthorized: wrong password".

@@ -91,12 +91,13 @@ func globalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "neko", Value: "http://127.0.0.1:8080", EnvVars: []string{envNekoURL}, Usage: "neko server URL"},
 		&cli.StringFlag{Name: "user", Value: "codrive", EnvVars: []string{envUser}, Usage: "neko user name for codrive's session"},
-		// The secrets' variables are read by secret(), not by the flag, so
-		// that a flag, a file and a variable can be told apart.
-		&cli.StringFlag{Name: "password", Usage: "neko password (prefer --password-file or $" + envPassword + ": flags show in ps)"},
-		&cli.StringFlag{Name: "password-file", Usage: "read the neko password from this file ($" + envPasswordFile + "); wins over $" + envPassword},
+		// The variables of these three are read by secret() and cdpURL(),
+		// not by the flag, so that a flag, a file and a variable can be
+		// told apart; their help names them the way urfave does.
+		&cli.StringFlag{Name: "password", Usage: "neko password (prefer --password-file or the variable: flags show in ps) [$" + envPassword + "]"},
+		&cli.StringFlag{Name: "password-file", Usage: "read the neko password from this file; wins over $" + envPassword + " [$" + envPasswordFile + "]"},
 		&cli.BoolFlag{Name: "cookies", EnvVars: []string{envCookies}, Usage: "neko runs with session.cookie.enabled"},
-		&cli.StringFlag{Name: "cdp", Aliases: []string{"chromium"}, Value: "http://127.0.0.1:9222", EnvVars: []string{envChromium}, Usage: "Chromium's DevTools endpoint (http://host:port or ws://.../devtools/browser/ID)"},
+		&cli.StringFlag{Name: "cdp", Aliases: []string{"chromium"}, Value: "http://127.0.0.1:9222", Usage: "Chromium's DevTools endpoint (http://host:port or ws://.../devtools/browser/ID) [$" + envChromium + ", $" + envScriptURL + " until the next release]"},
 		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{envLogFormat}, Usage: "log format: text or json"},
 		&cli.StringFlag{Name: "log-level", Value: "warn", EnvVars: []string{envLogLevel}, Usage: "log level: debug, info, warn, error"},
 		&cli.BoolFlag{Name: "version", Usage: "print the version and exit"},
@@ -111,6 +112,12 @@ func globalFlags() []cli.Flag {
 func (st *appState) validateGlobal(c *cli.Context) error {
 	if _, err := newLogger(c); err != nil {
 		return cli.Exit(err.Error(), exitcode.Usage)
+	}
+	switch c.Args().First() {
+	case "version", "completion", "help", "h", "demo":
+		// They reach neither neko nor Chromium: the environment for those
+		// must not stop them.
+		return nil
 	}
 	// A malformed address is a usage error, not an unreachable server.
 	if _, err := neko.NewClient(c.String("neko"), neko.Options{}); err != nil {
@@ -127,10 +134,10 @@ func (st *appState) validateGlobal(c *cli.Context) error {
 	if _, err := cdp.ParseEndpoint(cdpURL); err != nil {
 		return cli.Exit("--cdp: "+err.Error(), exitcode.Usage)
 	}
+	st.hints = hint.Context{NekoURL: c.String("neko"), CDPURL: cdpURL, User: c.String("user")}
 	if _, err := st.password(c); err != nil {
 		return err
 	}
-	st.hints = hint.Context{NekoURL: c.String("neko"), CDPURL: cdpURL, User: c.String("user"), PasswordGiven: st.passwordGiven}
 	return nil
 }
 
@@ -143,6 +150,10 @@ func (st *appState) cdpURL(c *cli.Context) (string, error) {
 	if c.IsSet("cdp") {
 		st.cdpSource = "flag"
 		return c.String("cdp"), nil
+	}
+	if v, _ := st.getenv(envChromium); v != "" {
+		st.cdpSource = "env"
+		return v, nil
 	}
 	old, ok := st.getenv(envScriptURL)
 	if !ok || old == "" {
@@ -169,7 +180,7 @@ func (st *appState) viaRunProxy() bool { return st.cdpSource == "run-proxy" }
 // over a file, a file over a variable). It is never logged or printed.
 func (st *appState) password(c *cli.Context) (string, error) {
 	pw, given, err := st.secret(c, "password", "password-file", envPassword, envPasswordFile)
-	st.passwordGiven = given
+	st.passwordGiven, st.hints.PasswordGiven = given, given
 	return pw, err
 }
 

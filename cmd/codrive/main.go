@@ -139,7 +139,6 @@ func helpCommand() *cli.Command {
 		Aliases:   []string{"h"},
 		Usage:     "show the commands, or the help of one",
 		ArgsUsage: "[COMMAND [SUBCOMMAND]]",
-		HideHelp:  true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return cli.ShowAppHelp(c)
