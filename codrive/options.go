@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/codrive/codrive/codrive/cdpproxy"
@@ -96,6 +97,17 @@ type Options struct {
 	// default: they carry page data.
 	LogCDP bool
 
+	// Record, when set, records the run's timeline into this directory
+	// (it must not exist, or be empty): every event, the proxy's held
+	// commands, and screenshots of the tab at every host change, handoff
+	// and navigation, taken off the hot path over a DevTools connection of
+	// the recorder's own. Close finishes it; package timeline renders it as
+	// one HTML page (timeline.Render). Disk use is capped as package
+	// timeline says (300 screenshots, 24 MiB of them, by default).
+	Record string
+	// RecordTitle names the recording in its report. Default "codrive".
+	RecordTitle string
+
 	// Logger receives codrive's logs: every event at info, trouble at warn.
 	// Default: discard.
 	Logger *slog.Logger
@@ -124,6 +136,13 @@ func (o Options) withDefaults() (Options, error) {
 		// mistake in the options, not something to find after logging in.
 		if err := cdpproxy.CheckAddr(o.Listen, o.Token); err != nil {
 			return o, fmt.Errorf("codrive: Listen: %w", err)
+		}
+	}
+	if o.Record != "" {
+		// Before any network call, like Listen: a recording that cannot
+		// start is found in a millisecond, not after logging in.
+		if entries, err := os.ReadDir(o.Record); err == nil && len(entries) > 0 {
+			return o, fmt.Errorf("codrive: Record: %s is not empty (a recording starts in a new or empty directory)", o.Record)
 		}
 	}
 	if o.Policy == "" {

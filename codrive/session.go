@@ -32,6 +32,7 @@ type Session struct {
 	proxy  *cdpproxy.Proxy
 	ctrl   *controller
 	pstats *proxyStats
+	rec    *recording // Options.Record; nil without
 
 	closeOnce sync.Once
 
@@ -80,24 +81,56 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Session{arb: arb, opts: opts, ctx: sctx, cancel: cancel, pstats: newProxyStats()}
+	if opts.Record != "" {
+		target := ""
+		if page != nil {
+			target = page.TargetID() // the tab codrive attached to, whatever Target matched
+		}
+		if s.rec, err = startRecording(ctx, opts, target); err != nil {
+			cancel()
+			if page != nil {
+				_ = page.Detach()
+			}
+			_ = arb.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
+	var onHeld func(cdpproxy.HeldCommand)
+	if s.rec != nil {
+		onHeld = s.rec.rec.Held
+	}
 	if opts.Listen != "" {
 		ep, _ := cdp.ParseEndpoint(opts.CDPURL) // parsed fine: Attach succeeded
 		s.ctrl = newController(arb)
 		s.proxy, err = cdpproxy.Listen(cdpproxy.Options{
 			Upstream: ep.HTTP, Addr: opts.Listen, Token: opts.Token,
 			Controller: s.ctrl, HoldTimeout: opts.HoldTimeout, HandoffTimeout: opts.HandoffTimeout, MaxMessage: opts.MaxMessage, LogCDP: opts.LogCDP, Logger: opts.Logger,
-			Observer: s.pstats,
+			Observer: s.pstats, OnHeld: onHeld,
 		})
 		if err != nil {
 			s.ctrl.close()
 			cancel()
 			_ = page.Detach()
 			_ = arb.Close(context.WithoutCancel(ctx))
+			if s.rec != nil {
+				_ = s.rec.close(context.WithoutCancel(ctx))
+			}
 			return nil, fmt.Errorf("codrive: CDP proxy: %w", err)
 		}
 	}
 	if page != nil {
 		s.setPage(page)
+	}
+	if s.rec != nil {
+		// Subscribed before the arbiter's events are published: the
+		// recording misses none of them.
+		recEvs, _ := s.hub.Subscribe()
+		first := Event{Time: time.Now(), Kind: EventState, Reason: "attached", Status: s.Status()}
+		if page != nil {
+			info := s.PageInfo()
+			first.Page = &info
+		}
+		go s.rec.feed(first, recEvs)
 	}
 	evs, unsub := arb.Subscribe()
 	s.wg.Add(1)
@@ -265,5 +298,8 @@ func (s *Session) close(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	s.hub.Close()
+	if s.rec != nil {
+		err = errors.Join(err, s.rec.close(ctx))
+	}
 	return err
 }

@@ -205,6 +205,7 @@ On SIGINT or SIGTERM it releases control, restores any room setting it changed a
 		Flags: append(append(append(arbiterFlags(idleWithListen), proxyFlags("")...), sidecarFlags()...),
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event"},
 			&cli.BoolFlag{Name: "acquire", Usage: "take host control at start (without stealing from a person unless --takeover)"},
+			recordFlag(),
 		),
 		Action: st.attach,
 	}
@@ -213,6 +214,9 @@ On SIGINT or SIGTERM it releases control, restores any room setting it changed a
 func (st *appState) attach(c *cli.Context) error {
 	opts, err := st.options(c)
 	if err != nil {
+		return err
+	}
+	if opts, err = recordOptions(c, opts, "codrive attach"); err != nil {
 		return err
 	}
 	if err := checkSidecarFlags(c); err != nil {
@@ -279,6 +283,7 @@ func (st *appState) attach(c *cli.Context) error {
 	defer scancel()
 	closeErr := s.Close(sctx)
 	<-printed
+	recordedHint(c, s)
 	if runErr != nil {
 		return runErr
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/xml"
 	"os"
 	"path/filepath"
@@ -52,10 +53,14 @@ func TestSmokeCommand(t *testing.T) {
 	srv := nekotest.NewServer(nekotest.Options{ScreencastEnabled: true})
 	t.Cleanup(srv.Close)
 	junit := filepath.Join(t.TempDir(), "smoke.xml")
+	report := filepath.Join(t.TempDir(), "smoke.html")
 
-	code, out, errOut := runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", c.URL, "smoke", "--user-password", "neko", "--junit", junit)
+	code, out, errOut := runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", c.URL, "smoke", "--user-password", "neko", "--junit", junit, "--report", report)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if html, err := os.ReadFile(report); err != nil || !bytes.Contains(html, []byte("control round trip: pass")) || !bytes.Contains(html, []byte("data:image/jpeg;base64,")) {
+		t.Errorf("--report: %v; or the report lacks the checks or a screenshot", err)
 	}
 	if !strings.Contains(out, "smoke PASSED: 13 passed, 0 failed, 0 skipped") || !strings.Contains(out, "CHECK") {
 		t.Fatalf("table:\n%s", out)
@@ -83,18 +88,24 @@ func TestSmokeCommand(t *testing.T) {
 func TestDemoPlain(t *testing.T) {
 	t.Parallel()
 	cdptest.Require(t)
-	code, out, errOut := runCLI(t, "demo", "--plain", "--pace", "20ms")
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "demo", "--plain", "--pace", "20ms", "--report-dir", dir)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
+	report := filepath.Join(dir, "report.html")
 	for _, want := range []string{
 		"asked for control: pausing automation (policy yield)",
 		"human        host=alice",
 		"result:        Order confirmed: Ada Lovelace, 3 item(s)",
 		"handoffs:      1",
+		"report:        " + report,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	if b, err := os.ReadFile(report); err != nil || !bytes.Contains(b, []byte("alice")) {
+		t.Errorf("the demo's report: %v, or it does not name alice", err)
 	}
 }

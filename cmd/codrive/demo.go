@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -25,13 +26,14 @@ func demoCommand() *cli.Command {
 		Description: `Starts a neko-compatible server in process, a local headless Chromium, codrive (arbiter and CDP proxy),
 a short automation script filling an order on a small local site, and an emulated person who asks for control
 midway, drives for a moment and releases. The terminal UI shows it live (plain lines without a TTY or with
---plain). It ends by itself with a summary. Needs Debian's chromium (make setup).`,
+--plain). It ends by itself with a summary and the path of an HTML report of the run (codrive report). Needs Debian's chromium (make setup).`,
 		ArgsUsage:    " ",
 		OnUsageError: usageError,
 		Before:       noArgs,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "plain", Usage: "print events as lines instead of the terminal UI"},
 			durationFlag("pace", 400*time.Millisecond, "pause between automation steps"),
+			&cli.StringFlag{Name: "report-dir", Usage: "write the recording and report.html here (default: a new folder under the temporary directory)"},
 		},
 		Action: runDemo,
 	}
@@ -46,7 +48,18 @@ func runDemo(c *cli.Context) error {
 	defer stop()
 	out := c.App.Writer
 	fmt.Fprintln(out, "codrive demo: starting a neko-compatible server, Chromium and codrive on this machine...")
-	d, err := demo.Start(ctx, demo.Options{Pace: c.Duration("pace"), Logger: log})
+	// The report goes where the user can open it after the demo: a folder
+	// of its own under the temporary directory, or --report-dir.
+	dir := c.String("report-dir")
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "codrive-demo-"); err != nil {
+			return fmt.Errorf("demo: a folder for the report: %w", err)
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return cli.Exit("--report-dir: "+err.Error(), exitcode.Usage)
+	}
+	rec := filepath.Join(dir, "recording")
+	d, err := demo.Start(ctx, demo.Options{Pace: c.Duration("pace"), Logger: log, Record: rec})
 	if err != nil {
 		return err
 	}
@@ -63,7 +76,11 @@ func runDemo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	printSummary(out, sum)
+	report := filepath.Join(dir, "report.html")
+	if err := d.Report(report); err != nil {
+		return err
+	}
+	printSummary(out, sum, report)
 	return nil
 }
 
@@ -126,7 +143,7 @@ func playPlain(ctx context.Context, out io.Writer, d *demo.Demo) (demo.Summary, 
 	return sum, err
 }
 
-func printSummary(out io.Writer, s demo.Summary) {
+func printSummary(out io.Writer, s demo.Summary, report string) {
 	fmt.Fprintf(out, `
 demo summary
   result:        %s
@@ -135,5 +152,7 @@ demo summary
   time paused:   %s (automation waited while the person drove)
   actions held:  %d (script commands the proxy held, then let through)
   took:          %s
-`, sanitize.Text(s.Result), s.Steps, s.Handoffs, s.Paused.Round(10*time.Millisecond), s.Held, s.Duration.Round(10*time.Millisecond))
+  report:        %s
+                 (the timeline of who drove, with screenshots: open it in a browser)
+`, sanitize.Text(s.Result), s.Steps, s.Handoffs, s.Paused.Round(10*time.Millisecond), s.Held, s.Duration.Round(10*time.Millisecond), report)
 }

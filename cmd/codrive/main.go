@@ -113,6 +113,7 @@ func newApp(stdout, stderr io.Writer, st *appState) *cli.App {
 			runCommand(st),
 			handoffCommand(st),
 			demoCommand(),
+			reportCommand(),
 			healthcheckCommand(),
 			versionCommand(),
 			completionCommand(),

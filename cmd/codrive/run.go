@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -35,7 +36,7 @@ A codrive started by the script (codrive handoff, codrive status) uses the proxy
    codrive run -- go run ./myscript`,
 		OnUsageError: usageError,
 		Flags: append(append(arbiterFlags(idleWithProxy), proxyFlags("127.0.0.1:0")...),
-			&cli.BoolFlag{Name: "json", Usage: "print codrive's own events as JSON lines (on stderr)"}),
+			&cli.BoolFlag{Name: "json", Usage: "print codrive's own events as JSON lines (on stderr)"}, recordFlag()),
 		Action: st.runScript,
 	}
 }
@@ -54,6 +55,9 @@ func (st *appState) runScript(c *cli.Context) error {
 	}
 	if opts.Listen == "" {
 		return cli.Exit("--listen must not be empty: run gives the script codrive's proxy", exitcode.Usage)
+	}
+	if opts, err = recordOptions(c, opts, "codrive run "+strings.Join(args, " ")); err != nil {
+		return err
 	}
 
 	// Until the child runs, a signal aborts codrive itself; from then on it
@@ -77,7 +81,9 @@ func (st *appState) runScript(c *cli.Context) error {
 	shutdown := func() error {
 		sctx, scancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
 		defer scancel()
-		return s.Close(sctx)
+		err := s.Close(sctx)
+		recordedHint(c, s)
+		return err
 	}
 	ws, err := s.ProxyWSURL(actx)
 	if err != nil {

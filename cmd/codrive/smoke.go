@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/codrive/codrive/codrive/timeline"
 	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/internal/smoke"
 )
@@ -27,6 +29,7 @@ login was refused or not an admin's, 1 for any other failure.`,
 		Before:       noArgs,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "junit", Usage: "also write the report as JUnit XML to this file"},
+			&cli.StringFlag{Name: "report", Usage: "also write an HTML timeline of the run to this file: each check, codrive's turns and screenshots of the watched page (as codrive report renders)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON instead of a table"},
 			&cli.StringFlag{Name: "url", Usage: "page to navigate to (default: a built-in data: page, no network needed)"},
 			&cli.StringFlag{Name: "user-password", EnvVars: []string{"CODRIVE_NEKO_USER_PASSWORD"}, Usage: "neko's non-admin password, for the user login check (skipped without it)"},
@@ -64,6 +67,18 @@ func (st *appState) smoke(c *cli.Context) error {
 		}
 		defer junit.Close()
 	}
+	var report *os.File
+	var recordDir string
+	if f := c.String("report"); f != "" {
+		if report, err = os.Create(f); err != nil {
+			return cli.Exit("--report: "+err.Error(), exitcode.Usage)
+		}
+		defer report.Close()
+		if recordDir, err = os.MkdirTemp("", "codrive-smoke-"); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+		defer os.RemoveAll(recordDir)
+	}
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 	r := smoke.Run(ctx, smoke.Options{
@@ -71,6 +86,7 @@ func (st *appState) smoke(c *cli.Context) error {
 		UserPassword: c.String("user-password"), Cookies: c.Bool("cookies"),
 		CDPURL: cdpURL, Target: c.String("target"), URL: c.String("url"),
 		CheckTimeout: c.Duration("check-timeout"), Logger: log, Viewer: c.Bool("viewer"),
+		Record: recordDir,
 	})
 	if c.Bool("json") {
 		err = r.WriteJSON(c.App.Writer)
@@ -88,9 +104,34 @@ func (st *appState) smoke(c *cli.Context) error {
 			return fmt.Errorf("--junit: %w", err)
 		}
 	}
+	if report != nil {
+		if err := writeSmokeReport(report, recordDir, r.RecordErr); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.App.ErrWriter, "codrive: smoke report written to %s\n", report.Name())
+	}
 	if code := r.ExitCode(); code != exitcode.OK {
 		// The report says why.
 		return cli.Exit("", code)
+	}
+	return nil
+}
+
+// writeSmokeReport renders the run's recording into f.
+func writeSmokeReport(f *os.File, dir string, recordErr error) error {
+	if recordErr != nil {
+		return fmt.Errorf("--report: %w", recordErr)
+	}
+	w := bufio.NewWriter(f)
+	err := timeline.Render(w, dir)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("--report: %w", err)
 	}
 	return nil
 }

@@ -181,8 +181,6 @@ func TestTUIInTmux(t *testing.T) {
 	}
 }
 
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
 // Without a terminal on stdout, tui prints attach's lines and cleans up on
 // SIGTERM like attach.
 func TestTUIWithoutTerminalPrintsLines(t *testing.T) {

@@ -7,13 +7,16 @@
 package demo
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 
 	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/codrive/timeline"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -37,7 +41,10 @@ type Options struct {
 	ReclaimAfter time.Duration
 	// Chromium is the browser binary; default Debian's.
 	Chromium string
-	Logger   *slog.Logger
+	// Record, when set, records the demo's timeline into this directory
+	// (codrive.Options.Record); Report renders it.
+	Record string
+	Logger *slog.Logger
 }
 
 // Summary is what the demo did.
@@ -108,6 +115,7 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		Policy: codrive.PolicyYield, ReclaimAfter: o.ReclaimAfter, Logger: o.Logger,
 		CDPURL: d.browser.URL,
 		Listen: "127.0.0.1:0",
+		Record: o.Record, RecordTitle: "codrive demo: a script fills an order, alice takes a turn",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo: codrive: %w", err)
@@ -281,11 +289,42 @@ func pause(ctx context.Context, d time.Duration) error {
 }
 
 // Close stops everything, in reverse order. Safe after a failed Start.
+// Report ends the session, which finishes its recording, and writes the
+// recording's HTML report to file. It needs Options.Record.
+func (d *Demo) Report(file string) error {
+	if d.opts.Record == "" {
+		return errors.New("demo: no recording (Options.Record)")
+	}
+	if err := d.endSession(); err != nil {
+		return err
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("demo: report: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	err = timeline.Render(w, d.opts.Record)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("demo: report: %w", err)
+	}
+	return nil
+}
+
+// endSession closes the session, once: it leaves the room as it found it
+// and finishes the recording.
+func (d *Demo) endSession() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return d.Session.Close(ctx) // a second Close returns nil
+}
+
+// Close stops everything the demo started.
 func (d *Demo) Close() {
 	if d.Session != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = d.Session.Close(ctx)
-		cancel()
+		_ = d.endSession()
 		if d.watchDone != nil {
 			<-d.watchDone
 			d.watchCancel()

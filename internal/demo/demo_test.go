@@ -2,11 +2,14 @@ package demo
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/codrive/timeline"
 )
 
 // The whole scene, fast: the person's takeover must hold an automation
@@ -15,7 +18,8 @@ func TestDemoScene(t *testing.T) {
 	cdptest.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	d, err := Start(ctx, Options{Pace: 50 * time.Millisecond, PersonDrives: 300 * time.Millisecond, ReclaimAfter: 100 * time.Millisecond})
+	rec := filepath.Join(t.TempDir(), "rec")
+	d, err := Start(ctx, Options{Pace: 50 * time.Millisecond, PersonDrives: 300 * time.Millisecond, ReclaimAfter: 100 * time.Millisecond, Record: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +40,29 @@ func TestDemoScene(t *testing.T) {
 	// The person's turn shows in the session's events, in order.
 	for _, w := range []codrive.State{codrive.StateAutomation, codrive.StateHuman, codrive.StateAutomation} {
 		waitState(t, evs, w)
+	}
+
+	// The report make demo points to: alice's turn with its screenshots,
+	// the held actions, and the page at the end showing the confirmed order.
+	html := filepath.Join(t.TempDir(), "report.html")
+	if err := d.Report(html); err != nil {
+		t.Fatal(err)
+	}
+	recording, err := timeline.Load(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := timeline.Build(recording)
+	if rep.Totals.PersonTurns != 1 || rep.Totals.Held < 1 {
+		t.Errorf("report totals %+v: want alice's one turn and the held click", rep.Totals)
+	}
+	for _, sg := range rep.Segments {
+		if sg.Driver == timeline.DriverPerson && (sg.Label != "alice" || sg.StartShot == 0 || sg.EndShot == 0) {
+			t.Errorf("alice's turn %+v: want her name and a screenshot at each end", sg)
+		}
+	}
+	if fi, err := os.Stat(html); err != nil || fi.Size() == 0 {
+		t.Errorf("report.html: %v", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -54,6 +55,10 @@ type Options struct {
 	// misconfiguration (NEKO_WEBRTC_NAT1TO1, EPR/UDPMUX ports), the most
 	// common neko deployment failure and invisible to every other check.
 	Viewer bool
+	// Record, when set, records the run's timeline into this new (or
+	// empty) directory (package timeline): an event per check, codrive's
+	// own events, and a screenshot after each check that touched a page.
+	Record string
 }
 
 // Check is the outcome of one check. Its JSON gives the duration in
@@ -77,6 +82,9 @@ type Report struct {
 	Passed   bool
 	Started  time.Time
 	Duration time.Duration
+	// RecordErr says why the recording (Options.Record) is missing or
+	// incomplete; the checks do not depend on it.
+	RecordErr error
 }
 
 // ExitCode is the process status of the run: 0 when it passed; 4 when neko
@@ -120,6 +128,9 @@ type run struct {
 	pageURL  string           // its URL when smoke attached
 	tab      *ownTab          // smoke's own background tab, for navigating
 	failed   map[string]bool
+	rec      *recording // Options.Record
+
+	mu sync.Mutex // page and tab, read by the recording's screenshots
 }
 
 // Check names, in the order they run.
@@ -181,8 +192,22 @@ func Run(ctx context.Context, o Options) Report {
 		v.name, v.needs, v.f = CheckViewer, []string{CheckLogin}, r.viewer
 		checks = slices.Insert(checks, len(checks)-1, v)
 	}
+	if o.Record != "" {
+		if r.rec, rep.RecordErr = startRecording(r); rep.RecordErr != nil {
+			rep.RecordErr = fmt.Errorf("smoke: record: %w", rep.RecordErr)
+		}
+	}
 	for _, c := range checks {
-		rep.Checks = append(rep.Checks, r.one(ctx, c.name, c.needs, c.f))
+		ch := r.one(ctx, c.name, c.needs, c.f)
+		rep.Checks = append(rep.Checks, ch)
+		if r.rec != nil {
+			r.rec.checked(ctx, ch)
+		}
+	}
+	if r.rec != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.CheckTimeout)
+		rep.RecordErr = r.rec.close(cctx)
+		cancel()
 	}
 	rep.Duration = time.Since(start)
 	rep.Passed = true
@@ -298,6 +323,9 @@ func (r *run) control(ctx context.Context) (string, error) {
 		return "", err
 	}
 	r.arb = arb
+	if r.rec != nil {
+		r.rec.follow(arb)
+	}
 	start := time.Now()
 	if err := arb.Acquire(ctx); err != nil {
 		return "", err
@@ -325,7 +353,9 @@ func (r *run) attach(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	r.mu.Lock()
 	r.page = p
+	r.mu.Unlock()
 	r.pageURL = p.Info().URL
 	return p.String() + " (" + orBlank(sanitize.URL(r.pageURL)) + ")", nil
 }
@@ -338,7 +368,9 @@ func (r *run) navigate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	r.mu.Lock()
 	r.tab = tab
+	r.mu.Unlock()
 	var title string
 	err = r.arb.Do(ctx, func(context.Context) error {
 		actx, cancel := context.WithTimeout(tab.ctx, r.o.CheckTimeout)
@@ -455,16 +487,20 @@ func (r *run) cleanup(ctx context.Context) (string, error) {
 			errs = append(errs, err)
 		}
 	}
-	if r.tab != nil {
-		if err := r.tab.close(ctx); err != nil {
+	r.mu.Lock()
+	tab, page := r.tab, r.page
+	r.tab, r.page = nil, nil // no screenshot of what cleanup lets go
+	r.mu.Unlock()
+	if tab != nil {
+		if err := tab.close(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if r.page != nil {
-		if err := r.checkPage(ctx); err != nil {
+	if page != nil {
+		if err := r.checkPageOf(ctx, tab, page); err != nil {
 			errs = append(errs, err)
 		}
-		if err := r.page.Detach(); err != nil {
+		if err := page.Detach(); err != nil {
 			errs = append(errs, err)
 		}
 	}

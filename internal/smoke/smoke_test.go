@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/cdp/cdptest"
+	"github.com/codrive/codrive/codrive/timeline"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -43,7 +45,9 @@ func TestSmokePassesAgainstNekotestAndChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	r := Run(ctx, opts(srv, c))
+	o := opts(srv, c)
+	o.Record = filepath.Join(t.TempDir(), "rec")
+	r := Run(ctx, o)
 	var table bytes.Buffer
 	if err := r.WriteTable(&table); err != nil {
 		t.Fatal(err)
@@ -62,6 +66,7 @@ func TestSmokePassesAgainstNekotestAndChromium(t *testing.T) {
 	if !strings.Contains(table.String(), "smoke PASSED: 13 passed, 0 failed, 0 skipped") {
 		t.Errorf("table:\n%s", table.String())
 	}
+	checkRecording(t, r, o.Record)
 	// The room is as it was: no host, settings untouched, no session left.
 	st := srv.State()
 	if st.HasHost || !st.Settings.ImplicitHosting || st.Settings.LockedControls {
@@ -233,5 +238,41 @@ func TestSmokeLeavesTheWatchedPageAlone(t *testing.T) {
 	}
 	if s.Errors == nil || *s.Errors != 0 {
 		t.Errorf("JUnit errors attribute: %v\n%s", s.Errors, junit.String())
+	}
+}
+
+// checkRecording: smoke --report's recording has an event per check, the
+// handoff check's person as a turn, and a screenshot after each check that
+// touched a page.
+func checkRecording(t *testing.T, r Report, dir string) {
+	t.Helper()
+	if r.RecordErr != nil {
+		t.Fatalf("recording: %v", r.RecordErr)
+	}
+	rec, err := timeline.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := timeline.Build(rec)
+	checks := 0
+	for _, ev := range rep.Events {
+		if ev.Event.Kind == "check" {
+			checks++
+		}
+	}
+	if checks != len(r.Checks) {
+		t.Errorf("%d check events recorded, want %d", checks, len(r.Checks))
+	}
+	if rep.Totals.PersonTurns != 1 {
+		t.Errorf("%d person turns, want the handoff check's one", rep.Totals.PersonTurns)
+	}
+	shots := 0
+	for _, c := range rep.Captures {
+		if c.Kept && slices.Contains(c.Why, timeline.WhySnapshot) {
+			shots++
+		}
+	}
+	if shots < len(touchesPage) {
+		t.Errorf("%d snapshot screenshots kept, want one after each of %d checks touching a page: %+v", shots, len(touchesPage), rep.Captures)
 	}
 }

@@ -72,20 +72,20 @@ func (t *ownTab) close(ctx context.Context) error {
 	return nil
 }
 
-// checkPage: the watched page is where it was, and smoke's tab is gone.
-func (r *run) checkPage(ctx context.Context) error {
+// checkPageOf: the watched page is where it was, and smoke's tab is gone.
+func (r *run) checkPageOf(ctx context.Context, tab *ownTab, page *cdp.Page) error {
 	targets, err := cdp.ListTargets(ctx, r.o.CDPURL)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	if r.tab != nil && slices.ContainsFunc(targets, func(t cdp.Target) bool { return t.ID == string(r.tab.id) }) {
-		errs = append(errs, fmt.Errorf("its own tab %s is still open", r.tab.id))
+	if tab != nil && slices.ContainsFunc(targets, func(t cdp.Target) bool { return t.ID == string(tab.id) }) {
+		errs = append(errs, fmt.Errorf("its own tab %s is still open", tab.id))
 	}
-	i := slices.IndexFunc(targets, func(t cdp.Target) bool { return t.ID == r.page.TargetID() })
+	i := slices.IndexFunc(targets, func(t cdp.Target) bool { return t.ID == page.TargetID() })
 	switch {
 	case i < 0:
-		errs = append(errs, fmt.Errorf("the watched page %s is gone", r.page.TargetID()))
+		errs = append(errs, fmt.Errorf("the watched page %s is gone", page.TargetID()))
 	case targets[i].URL != r.pageURL:
 		errs = append(errs, fmt.Errorf("the watched page moved from %s to %s", sanitize.URL(r.pageURL), sanitize.URL(targets[i].URL)))
 	}
