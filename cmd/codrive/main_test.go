@@ -523,66 +523,23 @@ func TestAttachLinesFollowAPerson(t *testing.T) {
 	c := sharedChromium(t)
 	srv := newNeko(t, nil)
 	bin := binary(t)
-	cmd := exec.Command(bin, "--neko", srv.URL, "--cdp", c.URL, "--password", "admin", "attach", "--acquire", "--reclaim-after", "100ms")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	sc := bufio.NewScanner(stdout)
-	expect := func(parts ...string) string {
-		t.Helper()
-		done := make(chan string, 1)
-		go func() {
-			for sc.Scan() {
-				line := sc.Text()
-				all := true
-				for _, p := range parts {
-					all = all && strings.Contains(line, p)
-				}
-				if all {
-					done <- line
-					return
-				}
-			}
-			done <- ""
-		}()
-		select {
-		case line := <-done:
-			if line == "" {
-				t.Fatalf("attach ended before a line with %q; stderr:\n%s", parts, stderr.String())
-			}
-			return line
-		case <-time.After(testTimeout):
-			t.Fatalf("no line with %q", parts)
-		}
-		return ""
-	}
-	expect("attached", "| page about:blank")
+	tab := c.NewTabT(t, "about:blank") // its own: other tests open tabs, and the first page is the newest
+	p := startLines(t, exec.Command(bin, "--neko", srv.URL, "--cdp", c.URL, "--password", "admin", "attach", "--acquire", "--target", tab, "--reclaim-after", "100ms"))
+	p.expect("attached", "| page about:blank")
 	// The page is named when it changes, not on every line.
-	if line := expect("automation", "took control"); strings.Contains(line, "| page") {
+	if line := p.expect("automation", "took control"); strings.Contains(line, "| page") {
 		t.Errorf("the unchanged page is repeated: %q", line)
 	}
 	alice := viewer(t, srv, "alice", "neko", true)
 	if _, err := alice.RequestControl(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	expect("human", "host=alice ("+alice.SessionID()+")", "asked for control (policy yield)")
+	p.expect("human", "host=alice ("+alice.SessionID()+")", "asked for control (policy yield)")
 	if err := alice.ReleaseControl(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	expect("automation", "took control")
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
-	}
+	p.expect("automation", "took control")
+	p.stop(syscall.SIGINT)
 	if _, has := srv.Host(); has {
 		t.Fatal("host left after SIGINT")
 	}
@@ -668,5 +625,70 @@ func TestControlGivePicksTheSessionThatStays(t *testing.T) {
 	code, out, errOut = runCLI(t, append(global, "control", "give", "alice")...)
 	if code != 0 || !strings.Contains(out, alice.SessionID()) {
 		t.Fatalf("give alice (one of two connected): %d %q %q", code, out, errOut)
+	}
+}
+
+// lineProc is a codrive binary whose stdout a test reads line by line.
+type lineProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	lines  chan string
+	errOut syncBuffer
+}
+
+// startLines starts cmd (killed at cleanup) and reads its stdout.
+func startLines(t *testing.T, cmd *exec.Cmd) *lineProc {
+	t.Helper()
+	p := &lineProc{t: t, cmd: cmd, lines: make(chan string, 256)}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &p.errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	go func() {
+		defer close(p.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+	}()
+	return p
+}
+
+// expect skips lines until one holds every part, and returns it.
+func (p *lineProc) expect(parts ...string) string {
+	p.t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				p.t.Fatalf("codrive ended before a line with %q; stderr:\n%s", parts, p.errOut.String())
+			}
+			all := true
+			for _, part := range parts {
+				all = all && strings.Contains(line, part)
+			}
+			if all {
+				return line
+			}
+		case <-deadline:
+			p.t.Fatalf("no line with %q", parts)
+		}
+	}
+}
+
+// stop sends sig and waits for a clean exit.
+func (p *lineProc) stop(sig os.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.cmd.Wait(); err != nil {
+		p.t.Fatalf("exit after %s: %v\n%s", sig, err, p.errOut.String())
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/codrive/codrive/internal/exitcode"
 )
@@ -24,65 +22,22 @@ func TestAttachRecordThenReport(t *testing.T) {
 	srv := newNeko(t, nil)
 	tab := c.NewTabT(t, "data:text/html,<title>checkout</title>checkout")
 	dir := filepath.Join(t.TempDir(), "run 1") // a space: the hint must quote it
-	cmd := exec.Command(binary(t), "--neko", srv.URL, "--cdp", c.URL, "--password", "admin",
-		"attach", "--acquire", "--target", tab, "--reclaim-after", "100ms", "--record", dir)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	expect := func(parts ...string) {
-		t.Helper()
-		deadline := time.After(testTimeout)
-		for {
-			select {
-			case line, ok := <-lines:
-				if !ok {
-					t.Fatalf("attach ended before a line with %q; stderr:\n%s", parts, stderr.String())
-				}
-				all := true
-				for _, p := range parts {
-					all = all && strings.Contains(line, p)
-				}
-				if all {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("no line with %q", parts)
-			}
-		}
-	}
-	expect("automation", "took control")
+	p := startLines(t, exec.Command(binary(t), "--neko", srv.URL, "--cdp", c.URL, "--password", "admin",
+		"attach", "--acquire", "--target", tab, "--reclaim-after", "100ms", "--record", dir))
+	p.expect("automation", "took control")
 	alice := viewer(t, srv, "alice", "neko", true)
 	if _, err := alice.RequestControl(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	expect("human", "host=alice")
+	p.expect("human", "host=alice")
 	if err := alice.ReleaseControl(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	expect("automation", "took control")
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGINT: %v\n%s", err, stderr.String())
-	}
-	if want := "codrive report '" + dir + "' -o report.html"; !strings.Contains(stderr.String(), want) {
-		t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+	p.expect("automation", "took control")
+	p.stop(syscall.SIGINT)
+	stderr := p.errOut.String()
+	if want := "codrive report '" + dir + "' -o report.html"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, stderr)
 	}
 
 	code, out, errOut := runCLI(t, "report", "--json", dir)
