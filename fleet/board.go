@@ -328,15 +328,15 @@ func Counts(rows []Row) Count {
 	return c
 }
 
-// Summary is the counts for people: "5 rooms: ‼ 1 handoff waiting, ● 2
-// human, ▶ 2 automation"; needs without rooms are left out.
+// Summary is the counts for people: "5 rooms: ‼1 handoff waiting  ●2
+// human  ▶2 automation"; needs without rooms are left out.
 func (c Count) Summary() string {
 	total := 0
 	var parts []string
 	for n, k := range c {
 		total += k
 		if k > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d %s", Need(n).Mark(), k, Need(n)))
+			parts = append(parts, fmt.Sprintf("%s%d %s", Need(n).Mark(), k, Need(n)))
 		}
 	}
 	noun := "rooms"
@@ -346,7 +346,7 @@ func (c Count) Summary() string {
 	if len(parts) == 0 {
 		return fmt.Sprintf("%d %s", total, noun)
 	}
-	return fmt.Sprintf("%d %s: %s", total, noun, strings.Join(parts, ", "))
+	return fmt.Sprintf("%d %s: %s", total, noun, strings.Join(parts, "  "))
 }
 
 // key is what --plain prints a line for when it changes: everything but

@@ -94,6 +94,9 @@ type Model struct {
 	counts   fleet.Count
 	selected int
 	top      int
+	// chosen: the person moved the cursor; until then it stays on the
+	// first row, whichever room that is.
+	chosen bool
 
 	details map[int]*detail
 	open    int // the room shown in detail, -1 for the table
@@ -401,6 +404,9 @@ func (m *Model) cursor() int {
 // clamp puts the cursor on a shown room and the room in view.
 func (m *Model) clamp() {
 	c := m.cursor()
+	if !m.chosen && len(m.rows) > 0 {
+		c, m.selected = 0, m.rows[0].Room
+	}
 	if c < 0 {
 		if len(m.rows) == 0 {
 			m.top = 0
@@ -421,7 +427,7 @@ func (m *Model) move(n int) {
 		return
 	}
 	c := max(0, min(len(m.rows)-1, m.cursor()+n))
-	m.selected = m.rows[c].Room
+	m.selected, m.chosen = m.rows[c].Room, true
 	m.clamp()
 }
 

@@ -17,8 +17,8 @@ const (
 	defaultWidth  = 80
 	defaultHeight = 24
 	// chrome is the lines around the table's rows: summary, header, the
-	// filter line and the footer.
-	chrome = 4
+	// selected room's line, the filter line and the footer.
+	chrome = 5
 )
 
 func (m *Model) size() (int, int) {
@@ -151,7 +151,16 @@ func stateCell(m *Model, r fleet.Row, _ time.Time) (string, lipgloss.Style) {
 		return "-", m.st.Dim
 	}
 	st := r.Status()
-	return fleet.OneLine(string(st.State)) + "/" + fleet.OneLine(string(st.Gate)), m.needStyle(r.Need)
+	text := fleet.OneLine(string(st.State))
+	// The gate that goes without saying is left out: automation running,
+	// a person driving, nobody hosting, no link to neko.
+	switch {
+	case st.State == codrive.StateAutomation && st.Gate == codrive.GateOpen:
+	case st.State != codrive.StateAutomation && st.Gate == codrive.GateWaiting:
+	default:
+		text += "/" + fleet.OneLine(string(st.Gate))
+	}
+	return text, m.needStyle(r.Need)
 }
 
 func hostCell(m *Model, r fleet.Row, _ time.Time) (string, lipgloss.Style) {
@@ -225,7 +234,7 @@ func (m *Model) View() string {
 	}
 	if w < 30 || h < chrome+1 {
 		lines := make([]string, h)
-		for i, l := range []string{"codrive fleet:", "terminal too small", "ctrl+c quits"} {
+		for i, l := range []string{"codrive fleet:", "terminal", "too small", "ctrl+c quits"} {
 			if i < h {
 				lines[i] = ansi.Truncate(l, w, "")
 			}
@@ -255,10 +264,10 @@ func (m *Model) View() string {
 	if len(m.rows) == 0 {
 		lines = append(lines, m.st.Dim.Render("    no room matches the filter"))
 	}
-	for len(lines) < h-2 {
+	for len(lines) < h-3 {
 		lines = append(lines, "")
 	}
-	lines = append(lines, m.infoLine(w), m.footer(w))
+	lines = append(lines, m.selectedLine(w, now), m.infoLine(w), m.footer(w))
 	return strings.Join(lines, "\n")
 }
 
@@ -284,9 +293,52 @@ func (m *Model) rowLine(r fleet.Row, cols []column, now time.Time) string {
 // summary is the first line: the rooms by need, and what the counts
 // cover.
 func (m *Model) summary(w int) string {
-	title := m.st.Title.Render("codrive fleet")
+	title := m.st.Title.Render("fleet")
 	text := m.counts.Summary()
-	return ansi.Truncate(title+"  "+text, w, "…")
+	return ansi.Truncate(title+" · "+text, w, "…")
+}
+
+// selectedLine tells what the table's cells cut short about the room
+// under the cursor: why it is unhealthy, the whole handoff reason, who
+// asks for control.
+func (m *Model) selectedLine(w int, now time.Time) string {
+	c := m.cursor()
+	if c < 0 {
+		return ""
+	}
+	r := m.rows[c]
+	var parts []string
+	if r.Handoff != "" {
+		text, _ := handoffCell(m, r, now)
+		parts = append(parts, "handoff "+text)
+	}
+	if ps := r.Status().Pending; len(ps) > 0 {
+		var who []string
+		for _, p := range ps {
+			who = append(who, fleet.OneLine(p.Name)+" "+fleet.Age(now.Sub(p.Since)))
+		}
+		parts = append(parts, "asking: "+strings.Join(who, ", "))
+	}
+	if r.Snapshot.Health != fleet.HealthReady {
+		text, _ := healthCell(m, r, now)
+		parts = append(parts, text)
+	}
+	if len(parts) == 0 {
+		kind, host := r.Host()
+		switch kind {
+		case "person":
+			parts = append(parts, host+" drives")
+		case "automation":
+			parts = append(parts, "automation drives")
+		default:
+			parts = append(parts, "nobody drives")
+		}
+		if why := fleet.OneLine(r.Status().Reason); why != "" {
+			parts = append(parts, why)
+		}
+	}
+	line := m.st.Key.Render("›") + " " + m.st.Title.Render(sanitize.Text(r.Name)) + ": " + strings.Join(parts, " · ")
+	return ansi.Truncate(line, w, "…")
 }
 
 // infoLine is the filter, the scroll position and the counts' window.
