@@ -22,7 +22,8 @@ demo: setup
 ## build: compile every package, and the commands into bin/
 build:
 	$(GO) build ./...
-	@if [ -d cmd ]; then mkdir -p bin && $(GO) build -o bin/ ./cmd/... && echo "binaries in bin/: $$(ls bin | tr '\n' ' ')"; fi
+	@# -buildvcs=auto: codrive version reports the commit even where GOFLAGS turns stamping off.
+	@if [ -d cmd ]; then mkdir -p bin && $(GO) build -buildvcs=auto -o bin/ ./cmd/... && echo "binaries in bin/: $$(ls bin | tr '\n' ' ')"; fi
 
 ## image: codrive's container image from the Dockerfile, tagged $(IMAGE); no
 ## registry needed (README: Deploy). Push it yourself: docker push $(IMAGE)

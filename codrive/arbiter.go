@@ -1,7 +1,9 @@
 package codrive
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +45,9 @@ type arbiter struct {
 	mu      sync.Mutex
 	status  Status
 	changed chan struct{} // closed and replaced on every change
+	// announced are the sessions that said they are codrive (inHello), for
+	// Participants; the rule keeps its own copy.
+	announced map[string]bool
 	// For Stats: the rule's tallies, paused time, neko reconnects.
 	tally       tally
 	pausedSince time.Time // zero while not paused
@@ -80,7 +85,7 @@ func connect(ctx context.Context, cfg Options) (*arbiter, error) {
 	}
 	if cfg.Policy.rule().NeedsAdmin && !login.Profile.IsAdmin {
 		_ = client.Logout(context.WithoutCancel(ctx))
-		return nil, fmt.Errorf("codrive: policy %s changes room settings and needs an admin login; user %q is not admin", cfg.Policy, cfg.User)
+		return nil, fmt.Errorf("codrive: policy %s changes room settings and needs an admin login (user %q is not admin): %w", cfg.Policy, cfg.User, neko.ErrNotAdmin)
 	}
 	conn, err := client.Connect(ctx, cfg.conn)
 	if err != nil {
@@ -101,7 +106,7 @@ func newArbiter(cfg Options, client *neko.Client, conn *neko.Conn, admin bool) *
 		rule: newRule(ruleConfig{
 			Policy: cfg.Policy, Admin: admin, ReclaimAfter: cfg.ReclaimAfter, NoReclaim: cfg.NoReclaim,
 			StepTimeout: cfg.StepTimeout, IdleRelease: cfg.IdleRelease, RequestInterval: cfg.requestInterval,
-			HandoffTimeout: cfg.HandoffTimeout, Takeover: cfg.Takeover,
+			HandoffTimeout: cfg.HandoffTimeout, Takeover: cfg.Takeover, User: cfg.User,
 		}),
 	}
 	a.opCtx, a.opCancel = context.WithCancel(context.Background())
@@ -159,6 +164,13 @@ func (a *arbiter) apply(in input) {
 				a.post(envelope{in: a.runREST(e)})
 			}()
 		case effSend:
+			if e.Subject == helloSubject {
+				// At once: the announcement must reach neko before
+				// anything this codrive does with control, so that the
+				// others never see it host as a stranger.
+				a.send(e)
+				continue
+			}
 			a.ops.Add(1)
 			go func() {
 				defer a.ops.Done()
@@ -298,10 +310,21 @@ func (a *arbiter) translate(ev neko.Event) []input {
 		case neko.EventControlRequest:
 			return []input{inRequest{From: p.ID}}
 		case neko.EventSessionDeleted:
+			a.mu.Lock()
+			delete(a.announced, p.ID)
+			a.mu.Unlock()
 			return []input{inSession{ID: p.ID, Deleted: true}}
 		}
 	case *neko.SystemSettingsUpdate:
 		return []input{inSettings{Actor: p.ID, Settings: roomSettingsOf(p.Settings)}}
+	case *neko.SendBroadcast:
+		if p.Subject == helloSubject {
+			return a.hello(p.Sender, p.Body)
+		}
+	case *neko.SendUnicast:
+		if p.Subject == helloSubject {
+			return a.hello(p.Sender, p.Body)
+		}
 	case *neko.SessionData:
 		c := p.State.IsConnected
 		return []input{inSession{ID: p.ID, Name: p.Profile.Name, Connected: &c}}
@@ -325,6 +348,37 @@ func (a *arbiter) translate(ev neko.Event) []input {
 		}
 	}
 	return nil
+}
+
+func (a *arbiter) hello(from string, body []byte) []input {
+	a.mu.Lock()
+	if a.announced == nil {
+		a.announced = map[string]bool{}
+	}
+	a.announced[from] = true
+	a.mu.Unlock()
+	word := helloWord(body)
+	return []input{inHello{From: from, Answer: word == helloAnswer, Self: word == helloSelf}}
+}
+
+// isCodrive: the session is another codrive (see StateCodrive), for
+// Participants.
+func (a *arbiter) isCodrive(s neko.SessionData, self string) bool {
+	if s.ID == self {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.announced[s.ID] || s.Profile.Name == a.cfg.User
+}
+
+// helloWord reads the word of a codrive announcement ("hello" or "here").
+func helloWord(body []byte) string {
+	var b struct {
+		Codrive string `json:"codrive"`
+	}
+	_ = json.Unmarshal(body, &b)
+	return b.Codrive
 }
 
 func hostOf(c neko.ControlHost) string {
@@ -398,13 +452,21 @@ func (a *arbiter) runREST(e effREST) restResult {
 }
 
 func (a *arbiter) send(e effSend) {
+	subject := cmp.Or(e.Subject, "codrive")
 	var err error
 	if e.To == "" {
-		err = a.conn.SendBroadcast("codrive", e.Body)
+		err = a.conn.SendBroadcast(subject, e.Body)
 	} else {
-		err = a.conn.SendUnicast(e.To, "codrive", e.Body)
+		err = a.conn.SendUnicast(e.To, subject, e.Body)
 	}
-	if err != nil {
+	// neko's web client shows no send/* message to people; its chat panel
+	// shows chat/message (server/internal/plugins/chat/manager.go relays it
+	// to every session allowed to receive), so what people must read goes
+	// there too when the plugin is on.
+	if e.Chat != "" && a.conn.Room().Chat {
+		err = errors.Join(err, a.conn.SendChat(e.Chat))
+	}
+	if err != nil && subject != helloSubject {
 		a.log.Warn("codrive: could not tell viewers why control moved", "err", err)
 	}
 }

@@ -107,6 +107,8 @@ func (a *arbiter) waitError(err error) error {
 		return fmt.Errorf("waiting for control: automation is paused: %w", err)
 	case s.State == StateHuman:
 		return fmt.Errorf("waiting for control: held by %s since %s: %w", describeHost(s.Host, s.HostName), s.Since.Format("15:04:05"), err)
+	case s.State == StateCodrive:
+		return fmt.Errorf("waiting for control: held by another codrive session, %s, since %s: %w", describeHost(s.Host, s.HostName), s.Since.Format("15:04:05"), err)
 	case s.State == StateDisconnected:
 		return fmt.Errorf("waiting for control: not connected to neko: %w", err)
 	default:

@@ -379,6 +379,16 @@ func TestPolicyLockedRestoresSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextEvent(t, evs, "request", func(ev Event) bool { return ev.Kind == "request" })
+	// Her socket's frames are handled in order: once her broadcast reaches
+	// another viewer, her move has been handled too (and ignored).
+	watch := newPerson(t, srv, "watch", false)
+	if err := alice.conn.SendBroadcast("marker", "after the move"); err != nil {
+		t.Fatal(err)
+	}
+	nekoEvent(t, watch.events, "alice's marker", func(ev neko.Event) bool {
+		p, ok := ev.Payload.(*neko.SendBroadcast)
+		return ok && p.Subject == "marker"
+	})
 	if id, _ := srv.Host(); id != a.Status().Session {
 		t.Fatalf("host moved under policy locked: %q", id)
 	}
@@ -391,8 +401,8 @@ func TestPolicyLockedRestoresSettings(t *testing.T) {
 	if s.LockedControls || !s.ImplicitHosting {
 		t.Fatalf("settings not restored after close: %+v", s)
 	}
-	if _, has := srv.Host(); has {
-		t.Fatal("host not released on close")
+	if id, has := srv.Host(); has {
+		t.Fatalf("host %q after close", id)
 	}
 }
 

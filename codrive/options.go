@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/codrive/codrive/codrive/cdpproxy"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -117,6 +118,13 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Listen != "" && o.CDPURL == "" {
 		return o, errors.New("codrive: the CDP proxy (Listen) needs a CDP URL")
+	}
+	if o.Listen != "" {
+		// Before any network call: a proxy that may not listen is a
+		// mistake in the options, not something to find after logging in.
+		if err := cdpproxy.CheckAddr(o.Listen, o.Token); err != nil {
+			return o, fmt.Errorf("codrive: Listen: %w", err)
+		}
 	}
 	if o.Policy == "" {
 		o.Policy = PolicyYield

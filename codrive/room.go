@@ -28,6 +28,9 @@ type Participant struct {
 	Host bool `json:"host"`
 	// Self marks codrive's own session.
 	Self bool `json:"self,omitempty"`
+	// Codrive marks another codrive session: not a person (see
+	// StateCodrive for how codrive tells).
+	Codrive bool `json:"codrive,omitempty"`
 }
 
 // Connection is the health of codrive's link to neko, for monitors and
@@ -54,13 +57,15 @@ type Connection struct {
 
 // participantsOf lists the room's sessions, sorted by name then id so that
 // lists do not reorder between calls.
-func participantsOf(room neko.Room) []Participant {
+func participantsOf(room neko.Room, isCodrive func(neko.SessionData) bool) []Participant {
 	out := make([]Participant, 0, len(room.Sessions))
 	for id, s := range room.Sessions {
+		s.ID = id
 		out = append(out, Participant{
 			ID: id, Name: s.Profile.Name, Admin: s.Profile.IsAdmin, CanHost: s.Profile.CanHost,
 			Connected: s.State.IsConnected, Watching: s.State.IsWatching,
 			Host: room.Host.HasHost && room.Host.HostID == id, Self: id == room.SessionID,
+			Codrive: isCodrive(s),
 		})
 	}
 	slices.SortFunc(out, func(a, b Participant) int {

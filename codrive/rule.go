@@ -77,6 +77,9 @@ type ruleConfig struct {
 	RequestInterval time.Duration
 	HandoffTimeout  time.Duration
 	Takeover        bool
+	// User is codrive's neko user: another session of the same user is
+	// codrive too (StateCodrive), never a person.
+	User string
 }
 
 // reportGrace bounds the wait for the control/host of a change neko said yes
@@ -146,6 +149,9 @@ type rule struct {
 	reason           string    // why the state last changed
 	settings         roomSettings
 	sessions         map[string]sessionInfo
+	// codrives are the sessions that announced themselves as codrive
+	// (inHello), by session id.
+	codrives map[string]bool
 	// At the last drop: did codrive host, did a person?
 	heldAtDrop, personAtDrop bool
 
@@ -201,6 +207,9 @@ type rule struct {
 	shutdown   bool
 
 	wakeAt, nextWake time.Time
+	// helloBy: until then, control waits for codrive's announcement to have
+	// gone out (zero: it has).
+	helloBy time.Time
 
 	// Counted for Stats; nothing decides on them.
 	tally tally
@@ -218,6 +227,7 @@ func newRule(cfg ruleConfig) *rule {
 		cfg:        cfg,
 		pol:        cfg.Policy.rule(),
 		sessions:   map[string]sessionInfo{},
+		codrives:   map[string]bool{},
 		steps:      map[callID]stepInfo{},
 		pending:    map[string]PendingRequest{},
 		ops:        map[opID]effREST{},
@@ -242,6 +252,8 @@ func (r *rule) step(now time.Time, in input) []effect {
 		r.onSettings(in)
 	case inSession:
 		r.onSession(in)
+	case inHello:
+		r.onHello(in)
 	case inConnLost:
 		r.onConnLost(in.Reason, in.Attempt)
 	case inConnEnded:
@@ -323,6 +335,15 @@ func (r *rule) onInit(in inInit) {
 	if !first {
 		r.emit(EventConnection, "", in.Reason)
 	}
+	// Tell the other codrive sessions in the room that this one is codrive
+	// too; each answers (onHello), so both sides know. Then a note to
+	// itself on the same socket: neko handles a socket's messages in order,
+	// so when the note comes back the announcement has gone out, and only
+	// then does codrive move control (which goes over REST, another
+	// connection): the others never see it host as a stranger.
+	r.out = append(r.out, effSend{Subject: helloSubject, Body: map[string]any{"codrive": helloAnnounce}})
+	r.out = append(r.out, effSend{To: r.self, Subject: helloSubject, Body: map[string]any{"codrive": helloSelf}})
+	r.helloBy = r.now.Add(helloGrace)
 }
 
 func (r *rule) onHost(actor, host string) {
@@ -342,6 +363,7 @@ func (r *rule) onHost(actor, host string) {
 	r.setState(host, actor, r.hostReason(actor, prev, host))
 	r.emit(EventState, actor, r.reason)
 	if h := r.handoff; h != nil && h.took && r.state() != StateHuman {
+		// The person let go (another codrive's turn is no person's).
 		r.endHandoff(nil, "handoff ended: "+h.reason)
 	}
 }
@@ -449,6 +471,7 @@ func (r *rule) lockUndone() {
 func (r *rule) onSession(in inSession) {
 	if in.Deleted {
 		delete(r.sessions, in.ID)
+		delete(r.codrives, in.ID)
 		return
 	}
 	s := r.sessions[in.ID]
@@ -465,7 +488,7 @@ func (r *rule) onSession(in inSession) {
 func (r *rule) onConnLost(reason string, attempt int) {
 	if r.connected {
 		r.heldAtDrop = r.host == r.self
-		r.personAtDrop = r.host != "" && r.host != r.self
+		r.personAtDrop = r.state() == StateHuman
 		r.connected = false
 		r.since, r.reason = r.now, reason
 		r.grantedAt = time.Time{}
@@ -541,7 +564,7 @@ func (r *rule) progressYield() {
 	if r.opInFlight(opRelease) || r.opInFlight(opRequest) || r.opInFlight(opTake) || r.expect != nil {
 		return // one move of control at a time
 	}
-	if r.unsentSteps() || r.gestureHeld(y.to) {
+	if r.unsentSteps() || r.gestureHeld(y.to) || r.announcing() {
 		return // what passed the gate reaches Chromium first, gestures end
 	}
 	if n := len(r.steps); r.pol.FinishStep && !y.operator && n > 0 {
@@ -641,6 +664,9 @@ func (r *rule) syncHost() {
 	if busy || (!r.connected && !r.closing) || r.ended && !r.closing {
 		return
 	}
+	if r.announcing() {
+		return
+	}
 	lockBusy := r.lockApplied || r.opInFlight(opLock) || r.opInFlight(opRestore)
 	hosting := st == StateAutomation || (r.closing && !r.connected && r.heldAtDrop)
 	switch {
@@ -650,7 +676,7 @@ func (r *rule) syncHost() {
 	case r.take != nil && r.take.op == 0:
 		r.take.op = r.rest(effREST{Kind: opTake})
 	case !r.connected || r.closing:
-	case st == StateHuman && r.deadHost() && r.wantsHost():
+	case someoneElse(st) && r.deadHost() && r.wantsHost():
 		// Nobody's hands: a session without a socket holds control (neko
 		// clears a host when its socket goes, except after a REST take or
 		// give that lands late, e.g. from a codrive that crashed).
@@ -662,13 +688,13 @@ func (r *rule) syncHost() {
 			r.deadWarned = r.host
 			r.fail(fmt.Sprintf("control is held by %s, which is not connected; an admin can free it (codrive control release)", r.describe(r.host)))
 		}
-	case st == StateHuman && r.hasWaiter("acquire") && r.cfg.Takeover && r.cfg.Admin:
+	case someoneElse(st) && r.hasWaiter("acquire") && r.cfg.Takeover && r.cfg.Admin:
 		if !r.takeTried {
 			r.takeTried = true
 			r.rest(effREST{Kind: opTake})
 		}
-	case st == StateHuman && r.hasWaiter("acquire"):
-		// Acquire never steals: the person is asked, again and again.
+	case someoneElse(st) && r.hasWaiter("acquire"):
+		// Acquire never steals: the host is asked, again and again.
 		if r.now.Before(r.askAt) {
 			r.wakeBy(r.askAt)
 			return
@@ -803,6 +829,8 @@ func (r *rule) state() State {
 		return StateFree
 	case r.host == r.self:
 		return StateAutomation
+	case r.isCodrive(r.host):
+		return StateCodrive
 	}
 	return StateHuman
 }

@@ -112,6 +112,11 @@ func (r *rule) onHandoff(call callID, reason string) {
 		return
 	}
 	// A person who already hosts is the one whose turn is waited out.
+	msg := "codrive: automation needs a person: " + reason + ". Take control, then release it when done."
+	if reason == "" {
+		reason = "automation needs a person"
+		msg = "codrive: automation needs a person. Take control, then release it when done."
+	}
 	r.handoff = &handoff{call: call, reason: reason, deadline: r.now.Add(r.cfg.HandoffTimeout), took: r.state() == StateHuman}
 	r.want = true // automation wants control back afterwards
 	r.releaseReason = "handoff: " + reason
@@ -119,10 +124,7 @@ func (r *rule) onHandoff(call callID, reason string) {
 		r.yield = nil
 	}
 	r.emit(EventHandoff, "", "handoff started: "+reason)
-	r.send("", map[string]any{
-		"reason":  reason,
-		"message": "codrive: automation needs a person: " + reason + ". Take control, then release it when done.",
-	})
+	r.out = append(r.out, effSend{Body: map[string]any{"reason": reason, "message": msg}, Chat: msg})
 }
 
 func (r *rule) endHandoff(err error, message string) {

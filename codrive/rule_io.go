@@ -74,6 +74,14 @@ type (
 		Connected *bool
 		Deleted   bool
 	}
+	// inHello: From announced itself as codrive (Answer: it answered this
+	// one's own announcement).
+	inHello struct {
+		From   string
+		Answer bool
+		// Self: codrive's note to itself came back (see onInit).
+		Self bool
+	}
 	// inConnLost: the socket dropped and the Conn is reconnecting (one per
 	// attempt).
 	inConnLost struct {
@@ -155,6 +163,19 @@ type restResult struct {
 	Declined string
 }
 
+// helloGrace bounds the wait for codrive's note to itself (see onInit).
+const helloGrace = 2 * time.Second
+
+// The announcement codrive sessions exchange (send/broadcast, then
+// send/unicast answers) so that each knows the others are not people.
+const (
+	helloSubject  = "codrive/hello"
+	helloAnnounce = "hello"
+	// helloSelf is the note codrive sends itself after its announcement.
+	helloSelf   = "self"
+	helloAnswer = "here"
+)
+
 // inTick: only time passed (a wake-up the rule asked for).
 type inTick struct{}
 
@@ -163,6 +184,7 @@ func (inHost) isInput()      {}
 func (inRequest) isInput()   {}
 func (inSettings) isInput()  {}
 func (inSession) isInput()   {}
+func (inHello) isInput()     {}
 func (inConnLost) isInput()  {}
 func (inConnEnded) isInput() {}
 func (inBegin) isInput()     {}
@@ -222,11 +244,16 @@ type (
 		Self string        // opLock: the lease owner
 		Want *lockSettings // opRestore: the values to write back
 	}
-	// effSend sends a neko message (subject "codrive") to one session, or
-	// to everyone when To is "". Fire and forget: neko never answers.
+	// effSend sends a neko message (send/unicast or send/broadcast) with
+	// Subject (default "codrive") to one session, or to everyone when To is
+	// "". With Chat, the same words also go to neko's chat (when its chat
+	// plugin is on), where people read them. Fire and forget: neko never
+	// answers.
 	effSend struct {
-		To   string
-		Body map[string]any
+		To      string
+		Subject string
+		Body    map[string]any
+		Chat    string
 	}
 	// effEmit publishes an event.
 	effEmit struct{ Ev Event }

@@ -147,6 +147,7 @@ func newSim(seed uint64, verbose bool) *sim {
 		RequestInterval: time.Duration(200+rng.IntN(800)) * time.Millisecond,
 		HandoffTimeout:  time.Duration(2+rng.IntN(5)) * time.Second,
 		Takeover:        rng.IntN(3) == 0,
+		User:            "codrive",
 	}
 	if rng.IntN(3) == 0 {
 		cfg.IdleRelease = time.Duration(500+rng.IntN(3000)) * time.Millisecond
@@ -200,6 +201,16 @@ func (w *sim) initInput(relogin bool, reason string) inInit {
 		in.Sessions = append(in.Sessions, sessionInfo{ID: id, Name: s.name, Connected: s.connected})
 	}
 	return in
+}
+
+// isPerson: host is a person's session, not codrive's own nor an earlier
+// codrive's (same user name: StateCodrive).
+func (w *sim) isPerson(host string) bool {
+	if host == "" || host == w.self {
+		return false
+	}
+	s, ok := w.sessions[host]
+	return !ok || s.name != w.cfg.User
 }
 
 // --- neko ------------------------------------------------------------------
@@ -343,6 +354,10 @@ func (w *sim) deliver(in input) {
 		case effREST:
 			w.logf("  REST %s %s", e.Kind, e.To)
 			w.ops = append(w.ops, &simOp{e: e, owner: w.r, self: w.self, allowed: w.takeAllowed > 0})
+		case effSend:
+			if e.To == w.self && e.Body["codrive"] == helloSelf {
+				w.tell(inHello{From: w.self, Self: true}) // neko delivers a note to oneself
+			}
 		case effEmit:
 			w.logf("  event %s %s/%s host=%s: %s", e.Ev.Kind, e.Ev.Status.State, e.Ev.Status.Gate, e.Ev.Status.Host, e.Ev.Reason)
 			if strings.Contains(e.Ev.Reason, "held a button or key pressed") {
@@ -381,7 +396,7 @@ func (w *sim) deliver(in input) {
 }
 
 func (w *sim) sawHost(host string) {
-	if host != "" && host != w.self {
+	if w.isPerson(host) {
 		for id := range w.handoffs {
 			w.handoffs[id] = true
 		}
@@ -454,8 +469,11 @@ func (w *sim) checkStateEvent(in input, ev Event) {
 			st = StateAutomation
 		default:
 			st = StateHuman
+			if !w.isPerson(host) {
+				st = StateCodrive // an earlier codrive's session (a crash)
+			}
 		}
-		if ev.Status.State != st || (st == StateHuman && ev.Status.Host != host) {
+		if ev.Status.State != st || (st != StateFree && st != StateAutomation && ev.Status.Host != host) {
 			panic(fmt.Sprintf("I4: state event %s host %q for a change to %q", ev.Status.State, ev.Status.Host, host))
 		}
 	}
@@ -533,7 +551,7 @@ func (w *sim) call(kind string, mk func(callID) input) {
 		w.takeAllowed++
 	}
 	if kind == "handoff" {
-		w.handoffs[w.nextCall] = w.knownConn && w.known != "" && w.known != w.self
+		w.handoffs[w.nextCall] = w.knownConn && w.isPerson(w.known)
 	}
 	w.deliver(mk(w.nextCall))
 }

@@ -52,6 +52,7 @@ func (rr *ruleRun) init(host string, s roomSettings) {
 	rr.in(inInit{Self: "bot", Host: first, Settings: s, Reason: "connected", Sessions: []sessionInfo{
 		{ID: "bot", Name: "codrive", Connected: true}, {ID: "alice", Name: "alice", Connected: true},
 	}})
+	rr.in(inHello{From: "bot", Self: true}) // its announcement went out
 	if host == "bot" {
 		rr.in(inAcquire{Call: 1000})
 		req := rr.mustREST(opRequest)
@@ -199,6 +200,7 @@ func TestRuleRestartTakesBackOnlyWhatItHeld(t *testing.T) {
 			rr.in(inStepEnd{Call: 1})
 			rr.in(inConnLost{Reason: "neko connection lost"})
 			rr.in(inInit{Self: "bot2", Host: "", Relogin: true, Reason: "neko restarted"})
+			rr.in(inHello{From: "bot2", Self: true})
 			if held {
 				rr.mustREST(opRequest)
 				return
@@ -281,5 +283,100 @@ func TestRuleGateStaysClosedUntilNekoReportsTheRelease(t *testing.T) {
 		t.Fatalf("gate open before neko reported the release: %v", err)
 	}
 	rr.in(inHost{Actor: "bot", Host: ""})
+	rr.mustREST(opRequest)
+}
+
+// Issue 12 item 7: two codrive processes with the default user called each
+// other "human". A session of codrive's own neko user, or one that announced
+// itself, is StateCodrive: automation waits for it as for anyone, but its
+// turn is no person's (a handoff does not count it, NoReclaim ignores it).
+func TestRuleOtherCodriveIsNotAPerson(t *testing.T) {
+	rr := newRuleRun(t, ruleConfig{User: "codrive", NoReclaim: true, ReclaimAfter: time.Hour})
+	rr.in(inInit{Self: "bot", Reason: "connected", Sessions: []sessionInfo{
+		{ID: "bot", Name: "codrive", Connected: true}, {ID: "alice", Name: "alice", Connected: true},
+		{ID: "oneshot", Name: "codrive", Connected: true}, {ID: "robot", Name: "robot", Connected: true},
+	}})
+	var sends []effSend
+	for _, e := range rr.out {
+		if e, ok := e.(effSend); ok {
+			sends = append(sends, e)
+		}
+	}
+	// The announcement, then a note to itself that tells when it went out.
+	if len(sends) != 2 || sends[0].To != "" || sends[0].Subject != helloSubject || sends[0].Body["codrive"] != helloAnnounce ||
+		sends[1].To != "bot" || sends[1].Body["codrive"] != helloSelf {
+		t.Fatalf("codrive did not announce itself on connect: %s", describeEffects(rr.out))
+	}
+	rr.in(inHello{From: "bot", Self: true})
+
+	// Another session of the same user hosts: a one-shot `codrive control
+	// request`, or another codrive.
+	rr.in(inHost{Actor: "oneshot", Host: "oneshot"})
+	if evs := rr.events(EventState); len(evs) != 1 || evs[0].Status.State != StateCodrive || evs[0].Status.Host != "oneshot" {
+		t.Fatalf("same user hosting: %s", describeEffects(rr.out))
+	}
+	rr.in(inHost{Actor: "oneshot", Host: ""})
+	// Its turn is no person's: NoReclaim does not keep automation away and
+	// there is no reclaim grace.
+	if err := rr.begin(1); err != errNotNow {
+		t.Fatalf("begin: %v", err)
+	}
+	rr.mustREST(opRequest)
+
+	// A codrive of another user announces itself and is answered.
+	rr.in(inHello{From: "robot"})
+	var answer effSend
+	for _, e := range rr.out {
+		if e, ok := e.(effSend); ok {
+			answer = e
+		}
+	}
+	if answer.To != "robot" || answer.Subject != helloSubject || answer.Body["codrive"] != helloAnswer {
+		t.Fatalf("announcement not answered: %s", describeEffects(rr.out))
+	}
+	rr.in(inHello{From: "robot", Answer: true})
+	for _, e := range rr.out {
+		if _, ok := e.(effSend); ok {
+			t.Fatalf("an answer was answered: %s", describeEffects(rr.out))
+		}
+	}
+	rr.in(inHost{Actor: "robot", Host: "robot"})
+	if st := rr.r.status(); st.State != StateCodrive || st.Host != "robot" || st.HostName != "robot" {
+		t.Fatalf("announced codrive hosting: %+v", st)
+	}
+
+	// A handoff waits for a person: another codrive's turn does not end it.
+	rr.in(inHandoff{Call: 2, Reason: "captcha"})
+	rr.in(inHost{Actor: "robot", Host: ""})
+	rr.in(inHost{Actor: "oneshot", Host: "oneshot"})
+	rr.in(inHost{Actor: "oneshot", Host: ""})
+	if _, ok := rr.reply(2); ok || rr.r.handoff == nil {
+		t.Fatalf("a codrive turn ended the handoff: %s", describeEffects(rr.out))
+	}
+	rr.in(inHost{Actor: "alice", Host: "alice"})
+	if st := rr.r.status(); st.State != StateHuman {
+		t.Fatalf("alice hosting: %+v", st)
+	}
+	rr.in(inHost{Actor: "alice", Host: ""})
+	if err, ok := rr.reply(2); !ok || err != nil {
+		t.Fatalf("handoff after the person's turn: %v %v", err, ok)
+	}
+}
+
+// codrive moves control (over REST) only once its announcement has gone out
+// on its socket, known by a note to itself coming back: another codrive
+// then never sees it host as a stranger. At most helloGrace.
+func TestRuleControlWaitsForTheAnnouncement(t *testing.T) {
+	rr := newRuleRun(t, ruleConfig{})
+	rr.in(inInit{Self: "bot", Reason: "connected"})
+	rr.in(inAcquire{Call: 1})
+	rr.noREST(opRequest)
+	rr.in(inHello{From: "bot", Self: true})
+	rr.mustREST(opRequest)
+
+	rr = newRuleRun(t, ruleConfig{})
+	rr.in(inInit{Self: "bot", Reason: "connected"})
+	rr.in(inAcquire{Call: 1})
+	rr.after(helloGrace)
 	rr.mustREST(opRequest)
 }

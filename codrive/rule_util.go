@@ -15,7 +15,7 @@ func (r *rule) status() Status {
 		Policy: r.cfg.Policy, Gate: r.gate(), Paused: r.paused || r.handoff != nil,
 		Locked: r.lockApplied && !r.lockDeclined, Steps: len(r.steps),
 	}
-	if s.State == StateAutomation || s.State == StateHuman {
+	if s.State == StateAutomation || someoneElse(s.State) {
 		s.Host, s.HostName = r.host, r.name(r.host)
 	}
 	if r.handoff != nil {

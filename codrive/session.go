@@ -85,7 +85,7 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 		s.ctrl = newController(arb)
 		s.proxy, err = cdpproxy.Listen(cdpproxy.Options{
 			Upstream: ep.HTTP, Addr: opts.Listen, Token: opts.Token,
-			Controller: s.ctrl, HoldTimeout: opts.HoldTimeout, MaxMessage: opts.MaxMessage, LogCDP: opts.LogCDP, Logger: opts.Logger,
+			Controller: s.ctrl, HoldTimeout: opts.HoldTimeout, HandoffTimeout: opts.HandoffTimeout, MaxMessage: opts.MaxMessage, LogCDP: opts.LogCDP, Logger: opts.Logger,
 			Observer: s.pstats,
 		})
 		if err != nil {

@@ -1,6 +1,10 @@
 package codrive
 
-import "context"
+import (
+	"context"
+
+	"github.com/codrive/codrive/neko"
+)
 
 // Status returns the arbitration as it is now: who drives, why, and
 // whether automation may act (Status.Gate).
@@ -83,7 +87,10 @@ func (s *Session) Take(ctx context.Context) error { return s.arb.Take(ctx) }
 
 // Participants lists the sessions in the neko room, codrive's own included
 // (Self), sorted by name: who a Give can go to, and who is watching.
-func (s *Session) Participants() []Participant { return participantsOf(s.arb.conn.Room()) }
+func (s *Session) Participants() []Participant {
+	room := s.arb.conn.Room()
+	return participantsOf(room, func(d neko.SessionData) bool { return s.arb.isCodrive(d, room.SessionID) })
+}
 
 // Connection reports the health of codrive's link to neko.
 func (s *Session) Connection() Connection { return s.arb.connection() }

@@ -16,6 +16,15 @@ const (
 	StateAutomation State = "automation"
 	// StateHuman means another session (a person) is host.
 	StateHuman State = "human"
+	// StateCodrive means another codrive session is host, not a person:
+	// another codrive process, or a short-lived `codrive control` or
+	// `codrive status` session. codrive counts a session as its own kind
+	// when it logged in as the same neko user (Options.User) or announced
+	// itself as codrive on the room's messages (every codrive does when it
+	// connects). Automation waits as while a person hosts, but the turn is
+	// no person's: a handoff does not end with it, and NoReclaim and the
+	// reclaim grace do not apply.
+	StateCodrive State = "codrive"
 	// StateDisconnected means codrive has no live neko socket right now.
 	StateDisconnected State = "disconnected"
 )

@@ -118,6 +118,7 @@ type Room struct {
 	LastServerFrame time.Time // last frame of any kind, pings included
 	Reconnects      int       // successful reconnects
 	Malformed       int       // frames ignored because they did not decode
+	Chat            bool      // neko's chat plugin is on (chat/init, after system/init)
 }
 
 // Conn is a live WebSocket to neko that reconnects by itself. All methods are
@@ -462,6 +463,15 @@ func (c *Conn) SendBroadcast(subject string, body any) error {
 		return fmt.Errorf("neko: send/broadcast: encode body: %w", err)
 	}
 	return c.Send(EventSendBroadcast, SendBroadcast{Subject: subject, Body: b})
+}
+
+// SendChat posts text to neko's chat (chat/message), where its web client
+// shows it to people under our session's name. neko drops it silently when
+// the chat plugin is off or the room's chat.can_send forbids our user
+// (server/internal/plugins/chat/manager.go): Room().Chat says whether it is
+// on.
+func (c *Conn) SendChat(text string) error {
+	return c.Send(EventChatMessage, ChatContent{Text: text})
 }
 
 // Send writes one frame {"event", "payload"}; a nil payload is omitted.

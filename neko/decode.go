@@ -82,6 +82,10 @@ func decodePayload(name string, raw json.RawMessage) (any, error) {
 		p = new(SendBroadcast)
 	case EventScreenUpdated:
 		p = new(ScreenSize)
+	case EventChatInit:
+		p = new(ChatInit)
+	case EventChatMessage:
+		p = new(ChatMessage)
 	default:
 		return nil, nil
 	}
@@ -102,6 +106,8 @@ func decodePayload(name string, raw json.RawMessage) (any, error) {
 func (r *Room) apply(ev Event) {
 	switch p := ev.Payload.(type) {
 	case *SystemInit:
+		// A new socket: its plugins say again whether they are on.
+		r.Chat = false
 		r.SessionID = p.SessionID
 		r.Host = p.ControlHost
 		r.Sessions = make(map[string]SessionData, len(p.Sessions))
@@ -114,6 +120,8 @@ func (r *Room) apply(ev Event) {
 		r.Settings = p.Settings
 	case *ScreenSize:
 		r.ScreenSize = *p
+	case *ChatInit:
+		r.Chat = p.Enabled
 	case *SessionData:
 		r.ensureSessions()
 		r.Sessions[p.ID] = *p

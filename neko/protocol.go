@@ -52,6 +52,11 @@ const (
 
 	EventSendUnicast   = "send/unicast"
 	EventSendBroadcast = "send/broadcast"
+
+	// The chat plugin's events (server/internal/plugins/chat/types.go):
+	// chat/init {enabled} on connect, chat/message both ways.
+	EventChatInit    = "chat/init"
+	EventChatMessage = "chat/message"
 )
 
 // InputEvents are the control events that, in real neko, first run the
@@ -290,6 +295,26 @@ type SendUnicast struct {
 	Receiver string          `json:"receiver"`
 	Subject  string          `json:"subject"`
 	Body     json.RawMessage `json:"body"`
+}
+
+// ChatInit is chat/init: whether neko's chat plugin is on (chat.enabled,
+// default true in v3.1.5).
+type ChatInit struct {
+	Enabled bool `json:"enabled"`
+}
+
+// ChatContent is what a chat/message carries; a client sends it alone.
+type ChatContent struct {
+	Text string `json:"text"`
+}
+
+// ChatMessage is chat/message as neko relays it: the sender's session id,
+// when neko got it, and the text (server/internal/plugins/chat/types.go).
+// neko's web client shows it in its chat panel under the sender's name.
+type ChatMessage struct {
+	ID      string      `json:"id"`
+	Created time.Time   `json:"created"`
+	Content ChatContent `json:"content"`
 }
 
 // SendBroadcast is an opaque message to every session; the server fills Sender.

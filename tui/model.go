@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/eventfmt"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 type mode int
@@ -71,6 +71,7 @@ type pickItem struct {
 	host     bool
 	canHost  bool
 	online   bool
+	codrive  bool // another codrive session, not a person
 }
 
 // Model is the monitor's state. Update and View run on Bubble Tea's
@@ -104,6 +105,12 @@ type Model struct {
 
 	log    []entry
 	scroll int // entries hidden below the bottom of the log pane
+	// lines renders the event log: the page is named when it changes, not
+	// on every line.
+	lines eventfmt.Printer
+	// helpScroll is the first help line shown: at 60x20 the help is
+	// longer than the screen.
+	helpScroll int
 
 	picker  []pickItem
 	pickIdx int
@@ -249,7 +256,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return m, m.onKey(msg)
 	case eventMsg:
-		m.add(kindEvent, eventfmt.Line(codrive.Event(msg)))
+		m.add(kindEvent, m.lines.Line(codrive.Event(msg)))
 		m.refresh()
 		return m, m.listenEvents()
 	case eventsClosedMsg:
@@ -334,7 +341,20 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 			return m.quit()
 		case key.Matches(k, m.keys.Close):
 			m.mode = modeNormal
+		case key.Matches(k, m.keys.Up):
+			m.helpScroll--
+		case key.Matches(k, m.keys.Down):
+			m.helpScroll++
+		case key.Matches(k, m.keys.PageUp):
+			m.helpScroll -= max(1, m.helpRows()-1)
+		case key.Matches(k, m.keys.PageDown):
+			m.helpScroll += max(1, m.helpRows()-1)
+		case key.Matches(k, m.keys.Home):
+			m.helpScroll = 0
+		case key.Matches(k, m.keys.End):
+			m.helpScroll = len(m.helpLines(m.helpWidth()))
 		}
+		m.helpScroll = max(0, min(m.helpScroll, len(m.helpLines(m.helpWidth()))-m.helpRows()))
 		return nil
 	case modePicker:
 		return m.onPickerKey(k)
@@ -345,7 +365,7 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	case key.Matches(k, m.keys.Quit):
 		return m.quit()
 	case key.Matches(k, m.keys.Help):
-		m.mode = modeHelp
+		m.mode, m.helpScroll = modeHelp, 0
 	case key.Matches(k, m.keys.Request):
 		return m.request()
 	case key.Matches(k, m.keys.Release):
@@ -441,91 +461,6 @@ func (m *Model) pauseToggle() tea.Cmd {
 	return m.action(actPause, m.opts.ActionTimeout, "automation paused; control released", m.b.Pause)
 }
 
-func (m *Model) handoffKey() {
-	if m.handoffCancel != nil {
-		m.handoffCancel()
-		m.handoffCancel = nil
-		m.handoffStopped = true
-		m.note("handoff: cancelling")
-		return
-	}
-	if m.status.Handoff != "" {
-		m.note("handoff: one is already in progress (" + clean(m.status.Handoff) + ")")
-		return
-	}
-	m.reason = m.reason[:0]
-	m.mode = modeInput
-}
-
-// maxReason bounds the handoff reason; it is broadcast to every viewer.
-const maxReason = 200
-
-// onInputKey edits the handoff reason: a one-line input with the cursor at
-// the end, which is all a short reason needs.
-func (m *Model) onInputKey(k tea.KeyMsg) tea.Cmd {
-	switch {
-	case key.Matches(k, m.keys.Cancel):
-		m.mode = modeNormal
-		return nil
-	case key.Matches(k, m.keys.Enter):
-		m.mode = modeNormal
-		return m.startHandoff(strings.TrimSpace(clean(string(m.reason))))
-	}
-	switch k.Type {
-	case tea.KeyRunes, tea.KeySpace:
-		for _, r := range k.Runes {
-			if len(m.reason) < maxReason && !isControl(r) {
-				m.reason = append(m.reason, r)
-			}
-		}
-	case tea.KeyBackspace:
-		if len(m.reason) > 0 {
-			m.reason = m.reason[:len(m.reason)-1]
-		}
-	case tea.KeyCtrlU:
-		m.reason = m.reason[:0]
-	case tea.KeyCtrlW:
-		s := strings.TrimRight(string(m.reason), " ")
-		if i := strings.LastIndex(s, " "); i >= 0 {
-			m.reason = []rune(s[:i+1])
-		} else {
-			m.reason = m.reason[:0]
-		}
-	}
-	return nil
-}
-
-func (m *Model) startHandoff(reason string) tea.Cmd {
-	if m.busy[actHandoff] {
-		m.note("handoff: already in progress")
-		return nil
-	}
-	shown := reason
-	if shown == "" {
-		shown = "automation needs a person"
-	}
-	m.note(fmt.Sprintf("handoff: %q — waiting for a person to take control and release it (up to %s; h cancels)", shown, m.opts.HandoffTimeout))
-	// The handoff has its own cancel so h can end it without quitting.
-	hctx, hcancel := context.WithCancel(m.ctx)
-	m.handoffCancel = hcancel
-	m.busy[actHandoff] = true
-	return m.spawn(actHandoff, m.opts.HandoffTimeout, "done: the person released control", func(ctx context.Context) error {
-		ctx, stop := mergeCancel(ctx, hctx)
-		defer stop()
-		return m.b.Handoff(ctx, reason)
-	})
-}
-
-// mergeCancel returns ctx also cancelled when other is.
-func mergeCancel(ctx, other context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(other, cancel)
-	return ctx, func() {
-		stop()
-		cancel()
-	}
-}
-
 func (m *Model) openPicker() {
 	m.picker = m.picker[:0]
 	for _, p := range m.people {
@@ -534,10 +469,11 @@ func (m *Model) openPicker() {
 		}
 		m.picker = append(m.picker, pickItem{
 			id:      p.ID,
-			name:    clean(p.Name),
+			name:    sanitize.Text(p.Name),
 			host:    p.Host,
 			canHost: p.CanHost,
 			online:  p.Connected,
+			codrive: p.Codrive,
 		})
 	}
 	if len(m.picker) == 0 {
@@ -585,7 +521,7 @@ func (m *Model) fail(name string, err error) {
 }
 
 func (m *Model) add(kind entryKind, text string) {
-	m.log = append(m.log, entry{kind: kind, text: clean(text)})
+	m.log = append(m.log, entry{kind: kind, text: sanitize.Text(text)})
 	if m.scroll > 0 {
 		// Keep a scrolled-back view still while entries arrive.
 		m.scroll++

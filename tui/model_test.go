@@ -15,6 +15,7 @@ import (
 
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/eventfmt"
+	"github.com/codrive/codrive/internal/sanitize"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -45,6 +46,10 @@ func keyMsg(s string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
 	case "pgup":
 		return tea.KeyMsg{Type: tea.KeyPgUp}
+	case "pgdown":
+		return tea.KeyMsg{Type: tea.KeyPgDown}
+	case "home":
+		return tea.KeyMsg{Type: tea.KeyHome}
 	case "end":
 		return tea.KeyMsg{Type: tea.KeyEnd}
 	case " ":
@@ -610,7 +615,7 @@ func TestNoSecretsOrEscapesOnScreen(t *testing.T) {
 	if !strings.Contains(v, "https://neko.test/base") {
 		t.Errorf("the neko URL is not shown:\n%s", v)
 	}
-	if redactURL("::not a url") != "(unparsable URL hidden)" {
+	if sanitize.URL("::not a url") != "(unparsable URL hidden)" {
 		t.Error("an unparsable URL is shown as is")
 	}
 }
@@ -738,5 +743,80 @@ func BenchmarkView(b *testing.B) {
 				_ = m.View()
 			}
 		})
+	}
+}
+
+// Issue 12 item 12: every event line repeated the page URL, so that three
+// events filled a 30-line screen. The log names the page when it changes.
+func TestLogNamesThePageWhenItChanges(t *testing.T) {
+	t.Parallel()
+	b := scene()
+	m := newModel(t, b)
+	for i := range 5 {
+		m.Update(eventMsg(event("state", fmt.Sprintf("turn %d", i), b.Status(), &b.page)))
+	}
+	other := b.page
+	other.URL = "https://example.test/paid"
+	m.Update(eventMsg(event("page", "navigated", b.Status(), &other)))
+	log := logText(m)
+	if n := strings.Count(log, "https://example.test/checkout"); n != 1 {
+		t.Errorf("the unchanged page is in %d log lines, want 1:\n%s", n, log)
+	}
+	if !strings.Contains(lastLog(m), "navigated | page https://example.test/paid") {
+		t.Errorf("the new page is not named: %q", lastLog(m))
+	}
+}
+
+// Issue 12 item 12: offline sessions came first (by name) and pushed the
+// host and codrive's own session under "… N more".
+func TestSessionsPaneShowsWhoMattersFirst(t *testing.T) {
+	t.Parallel()
+	b := scene()
+	for _, n := range []string{"aaron", "abby", "adam", "agnes", "al", "alan"} {
+		b.people = append(b.people, codrive.Participant{ID: n + "-0", Name: n})
+	}
+	b.people = append(b.people, codrive.Participant{ID: "codrive-2", Name: "codrive", Connected: true, Codrive: true})
+	m := newModel(t, b)
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	pane := m.sessionsPane(40, 7, false) // room for 3 rows and "… more"
+	var rows []string
+	for _, l := range pane[2 : len(pane)-1] {
+		rows = append(rows, strings.Join(strings.Fields(strings.Trim(l, "│ ")), " "))
+	}
+	want := []string{"▶ codrive* admin conn -", "codrive* - conn -", "alice - conn watch", "… 8 more"}
+	if !slices.Equal(rows, want) {
+		t.Fatalf("sessions rows %q, want %q", rows, want)
+	}
+}
+
+// Issue 12 item 12: at 60x20 the help was cut off. It scrolls, and says so.
+func TestHelpScrollsOnASmallScreen(t *testing.T) {
+	t.Parallel()
+	m := newModel(t, scene())
+	m.Update(tea.WindowSizeMsg{Width: 60, Height: 20})
+	press(m, "?")
+	v := m.View()
+	last := "connected."
+	if strings.Contains(v, last) || !strings.Contains(v, "↑/↓ scroll") {
+		t.Fatalf("the whole help fits 60x20?\n%s", v)
+	}
+	press(m, "pgdown")
+	press(m, "pgdown")
+	if v = m.View(); !strings.Contains(v, last) || strings.Contains(v, "codrive shares one browser") {
+		t.Fatalf("pgdown does not reach the end of the help:\n%s", v)
+	}
+	press(m, "home")
+	if v = m.View(); !strings.Contains(v, "codrive shares one browser") {
+		t.Fatalf("home does not go back to the top:\n%s", v)
+	}
+	for _, line := range strings.Split(v, "\n") {
+		if ansi.StringWidth(line) > 60 {
+			t.Fatalf("a line is wider than the screen: %q", line)
+		}
+	}
+	// On a big screen it all fits: no scrolling, no arrows.
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 50})
+	if v = m.View(); !strings.Contains(v, last) || strings.Contains(v, "↑/↓ scroll") {
+		t.Fatalf("100x50 help:\n%s", v)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 // Layout thresholds: below narrowWidth panes stack in one column; from
@@ -127,6 +128,15 @@ func (m *Model) layout(w, avail int) []block {
 		rows = append(rows, row{hjoin(m.connectionPane(c1, 8), m.controlPane(c2, 8)), 0})
 		h := max(6, m.sessionsHeight(5))
 		rows = append(rows, row{hjoin(m.sessionsPane(c1, h, false), m.pagePane(c2, h)), 1})
+	case m.short():
+		// Narrow and short (60x20): the connection and the page become
+		// one line each, so that the event log keeps room to be read.
+		rows = append(rows,
+			row{m.connectionLine(w), 1},
+			row{m.controlPane(w, 8), 0},
+			row{m.pageLine(w), 2},
+			row{m.sessionsPane(w, m.sessionsHeight(4), false), 3},
+		)
 	default:
 		connH := 7
 		if m.opts.ProxyURL != "" {
@@ -222,7 +232,7 @@ func (m *Model) connectionPane(w, h int) block {
 	case m.conn.Connected:
 		socket = m.st.good.Render("connected")
 	}
-	session := orDash(clean(m.status.Session))
+	session := orDash(sanitize.Text(m.status.Session))
 	if m.conn.Admin {
 		session += " (admin)"
 	}
@@ -232,16 +242,61 @@ func (m *Model) connectionPane(w, h int) block {
 	}
 	reconn := fmt.Sprintf("%d · malformed %d", m.conn.Reconnects, m.conn.Malformed)
 	lines := []string{
-		m.kv("neko", orDash(redactURL(m.opts.NekoURL))),
+		m.kv("neko", orDash(sanitize.URL(m.opts.NekoURL))),
 		m.kv("session", session),
 		m.kv("socket", socket),
 		m.kv("heard", heard),
 		m.kv("reconn", reconn),
 	}
 	if m.opts.ProxyURL != "" {
-		lines = append(lines, m.kv("proxy", redactURL(m.opts.ProxyURL)))
+		lines = append(lines, m.kv("proxy", sanitize.URL(m.opts.ProxyURL)))
 	}
 	return m.box("connection", lines, w, h)
+}
+
+// shortHeight: below it, a narrow screen shows the connection and the page
+// as one line each.
+const shortHeight = 26
+
+func (m *Model) short() bool {
+	_, h := m.size()
+	return h < shortHeight
+}
+
+// line is a one-line block of width w.
+func line(s string, w int) block {
+	s = ansi.Truncate(s, w, "…")
+	return block{s + strings.Repeat(" ", max(0, w-ansi.StringWidth(s)))}
+}
+
+// connectionLine is the connection pane in one line.
+func (m *Model) connectionLine(w int) block {
+	socket := m.st.bad.Render("reconnecting")
+	switch {
+	case m.conn.Closed:
+		socket = m.st.bad.Render("closed")
+	case m.conn.Connected:
+		socket = m.st.good.Render("connected")
+	}
+	heard := "never heard"
+	if !m.conn.LastHeard.IsZero() {
+		heard = "heard " + ago(m.now(), m.conn.LastHeard)
+	}
+	session := orDash(sanitize.Text(m.status.Session))
+	if m.conn.Admin {
+		session += " (admin)"
+	}
+	return line(" "+m.st.label.Render("neko")+" "+socket+" · "+session+" · "+heard, w)
+}
+
+// pageLine is the page pane in one line.
+func (m *Model) pageLine(w int) block {
+	p := m.page
+	state := ""
+	if !p.Attached {
+		state = " · " + m.st.bad.Render("not attached")
+	}
+	return line(" "+m.st.label.Render("page")+" "+orDash(sanitize.URL(p.URL))+state, w)
 }
 
 func (m *Model) controlPane(w, h int) block {
@@ -251,9 +306,11 @@ func (m *Model) controlPane(w, h int) block {
 	switch s.State {
 	case codrive.StateAutomation:
 		// codrive's own session id is in the connection pane already.
-		host = m.st.good.Render("automation") + " · " + clean(cmp.Or(s.HostName, s.Host))
+		host = m.st.good.Render("automation") + " · " + sanitize.Text(cmp.Or(s.HostName, s.Host))
 	case codrive.StateHuman:
-		host = m.st.warn.Render("human") + " · " + clean(describe(s.Host, s.HostName))
+		host = m.st.warn.Render("human") + " · " + sanitize.Text(describe(s.Host, s.HostName))
+	case codrive.StateCodrive:
+		host = m.st.note.Render("codrive") + " · " + sanitize.Text(describe(s.Host, s.HostName)) + " (another codrive)"
 	case codrive.StateFree:
 		host = m.st.dim.Render("nobody") + " (free)"
 	default:
@@ -271,14 +328,14 @@ func (m *Model) controlPane(w, h int) block {
 	if len(s.Pending) > 0 {
 		parts := make([]string, len(s.Pending))
 		for i, p := range s.Pending {
-			parts[i] = fmt.Sprintf("%s %s", clean(cmp.Or(p.Name, p.ID)), humanDuration(now.Sub(p.Since)))
+			parts[i] = fmt.Sprintf("%s %s", sanitize.Text(cmp.Or(p.Name, p.ID)), humanDuration(now.Sub(p.Since)))
 		}
 		pending = m.st.warn.Render(fmt.Sprintf("%d", len(s.Pending))) + ": " + strings.Join(parts, ", ")
 	}
 	return m.box("control", []string{
 		m.kv("host", host),
 		m.kv("since", since),
-		m.kv("why", orDash(clean(s.Reason))),
+		m.kv("why", orDash(sanitize.Text(s.Reason))),
 		m.kv("auto", m.automation()),
 		m.kv("policy", policy),
 		m.kv("pending", pending),
@@ -292,7 +349,7 @@ func (m *Model) automation() string {
 	s := m.status
 	switch s.Gate {
 	case codrive.GateHandoff:
-		return m.st.warn.Render("handoff") + ": " + clean(s.Handoff)
+		return m.st.warn.Render("handoff") + ": " + sanitize.Text(s.Handoff)
 	case codrive.GatePaused:
 		return m.st.warn.Render("paused")
 	case codrive.GateOpen:
@@ -313,15 +370,35 @@ func (m *Model) pagePane(w, h int) block {
 		tab = m.st.bad.Render("not attached") + " (re-attaching)"
 	}
 	return m.box("page", []string{
-		m.kv("url", orDash(clean(p.URL))),
-		m.kv("title", orDash(clean(p.Title))),
-		m.kv("target", orDash(clean(p.TargetID))),
+		m.kv("url", orDash(sanitize.Text(p.URL))),
+		m.kv("title", orDash(sanitize.Text(p.Title))),
+		m.kv("target", orDash(sanitize.Text(p.TargetID))),
 		m.kv("tab", tab),
 	}, w, h)
 }
 
+// sessionOrder ranks a session for the sessions pane: the host, codrive's
+// own, other codrive sessions, people connected, then the offline ones,
+// which would otherwise push the ones that matter under "… more".
+func sessionOrder(p codrive.Participant) int {
+	switch {
+	case p.Host:
+		return 0
+	case p.Self:
+		return 1
+	case p.Codrive && p.Connected:
+		return 2
+	case p.Connected:
+		return 3
+	}
+	return 4
+}
+
 func (m *Model) sessionsPane(w, h int, withID bool) block {
-	list := m.people // sorted by name, then id
+	list := slices.Clone(m.people)
+	slices.SortStableFunc(list, func(a, b codrive.Participant) int {
+		return cmp.Or(cmp.Compare(sessionOrder(a), sessionOrder(b)), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
 	title := fmt.Sprintf("sessions %d · ▶ host · * codrive", len(list))
 	nameW := 14
 	if withID {
@@ -348,15 +425,15 @@ func (m *Model) sessionsPane(w, h int, withID bool) block {
 		if s.Host {
 			marker = m.st.good.Render("▶") + " "
 		}
-		name := clean(cmp.Or(s.Name, s.ID))
-		if s.Self {
+		name := sanitize.Text(cmp.Or(s.Name, s.ID))
+		if s.Self || s.Codrive {
 			name += "*"
 		}
 		name = ansi.Truncate(name, nameW, "…")
 		line := fmt.Sprintf("%s%-*s %s %s %s", marker, nameW, name,
 			flag(s.Admin, "admin"), flag(s.Connected, "conn"), flag(s.Watching, "watch"))
 		if withID {
-			line += "  " + m.st.dim.Render(clean(s.ID))
+			line += "  " + m.st.dim.Render(sanitize.Text(s.ID))
 		}
 		lines = append(lines, line)
 	}
@@ -428,6 +505,9 @@ func (m *Model) pickerView(w, bodyH int) block {
 		if !it.canHost {
 			flags = append(flags, "cannot host")
 		}
+		if it.codrive {
+			flags = append(flags, "codrive")
+		}
 		line := cursor + describe(it.id, it.name)
 		if len(flags) > 0 {
 			line += " " + m.st.dim.Render("("+strings.Join(flags, ", ")+")")
@@ -455,113 +535,6 @@ func (m *Model) inputView(w int) block {
 		line = m.st.label.Render(prompt) + m.st.key.Render("▏") + text
 	}
 	return m.box("handoff · enter starts · esc cancels", []string{line}, w, 3)
-}
-
-func (m *Model) footer(w int) string {
-	var keys [][2]string
-	switch m.mode {
-	case modeHelp:
-		keys = [][2]string{{"?/esc", "close help"}, {"q", "quit"}}
-	case modePicker:
-		keys = [][2]string{{"↑/↓", "choose"}, {"enter", "give"}, {"esc", "cancel"}}
-	case modeInput:
-		keys = [][2]string{{"enter", "start handoff"}, {"esc", "cancel"}}
-	default:
-		pause := "pause"
-		if m.status.Gate == codrive.GatePaused {
-			pause = "resume"
-		}
-		handoff := "handoff"
-		if m.handoffCancel != nil {
-			handoff = "stop handoff"
-		}
-		keys = [][2]string{
-			{"r", "request"}, {"l", "release"}, {"t", "take"}, {"g", "give"},
-			{"p", pause}, {"h", handoff}, {"?", "help"}, {"q", "quit"},
-		}
-	}
-	render := func(sep string, short bool) string {
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			word := k[1]
-			if short {
-				word = shortWord(word)
-			}
-			parts[i] = m.st.key.Render(k[0]) + " " + word
-		}
-		return strings.Join(parts, sep)
-	}
-	left := render("  ", false)
-	if ansi.StringWidth(left) > w {
-		left = render(" ", true)
-	}
-	var busy []string
-	for _, name := range []string{actRequest, actRelease, actTake, actGive, actPause, actResume, actHandoff} {
-		if m.busy[name] {
-			busy = append(busy, name)
-		}
-	}
-	if len(busy) > 0 {
-		right := m.st.warn.Render("⋯ " + strings.Join(busy, ", "))
-		if gap := w - ansi.StringWidth(left) - ansi.StringWidth(right); gap >= 2 {
-			return left + strings.Repeat(" ", gap) + right
-		}
-	}
-	return ansi.Truncate(left, w, "…")
-}
-
-// shortWord keeps the footer on one line in narrow terminals.
-func shortWord(w string) string {
-	switch w {
-	case "request":
-		return "req"
-	case "release":
-		return "rel"
-	case "handoff":
-		return "hand"
-	case "stop handoff":
-		return "stop"
-	case "resume":
-		return "res"
-	case "close help":
-		return "close"
-	case "start handoff":
-		return "start"
-	}
-	return w
-}
-
-// helpText is the help overlay: key lines (key, text) and prose (key "").
-func helpText() [][2]string {
-	return [][2]string{
-		{"", "codrive shares one browser between automation and people through neko's host control. This screen shows who holds it and lets you move it."},
-		{"", ""},
-		{"r", "request control for automation (waits; never takes it from a person)"},
-		{"l", "release control; automation does not ask for it again until r"},
-		{"t", "take control at once, from anyone (admin login only)"},
-		{"g", "give control to a session: ↑/↓ choose, enter gives, esc cancels"},
-		{"p", "pause automation (releases control) / resume it"},
-		{"h", "hand off to a person: type why, enter. The person takes control, releases it when done, and automation continues. h again cancels"},
-		{"pgup/dn", "scroll the event log (↑/↓ line by line, end: newest)"},
-		{"?", "close this help"},
-		{"q", "quit: release control, restore room settings, log out"},
-		{"", ""},
-		{"", "Control pane: host is who holds control; auto is running (automation may act), paused, handoff, yielding (handing control to a person) or waiting for control. Connection pane: heard is the time since neko's last frame (it sends a heartbeat every 10s)."},
-	}
-}
-
-func (m *Model) helpView(w, h int) block {
-	w = min(w, 84)
-	var lines []string
-	for _, l := range helpText() {
-		if l[0] == "" {
-			lines = append(lines, strings.Split(ansi.Wrap(l[1], w-4, ""), "\n")...)
-			continue
-		}
-		text := m.st.key.Render(fmt.Sprintf("%-*s", labelWidth, l[0])) + " " + l[1]
-		lines = append(lines, hangingWrap(text, w-4, labelWidth+1)...)
-	}
-	return m.box("help", lines, w, h)
 }
 
 // logIndent lines up continuation lines of a log entry after its time.

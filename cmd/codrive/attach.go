@@ -33,12 +33,13 @@ func arbiterFlags(idleDefault string) []cli.Flag {
 	idle := durationFlag("idle-release", 0, "release control after this long without acting commands from scripts (0: never)")
 	idle.DefaultText = idleDefault
 	return []cli.Flag{
-		&cli.StringFlag{Name: "policy", Value: string(codrive.PolicyYield), EnvVars: []string{"CODRIVE_POLICY"}, Usage: "what to do when a person asks for control while automation holds it: " + policyNames()},
+		&cli.StringFlag{Name: "policy", Value: string(codrive.PolicyYield), EnvVars: []string{envPolicy}, Usage: "what to do when a person asks for control while automation holds it: " + policyNames()},
 		durationFlag("reclaim-after", 2*time.Second, "after a person releases, take control back once the room had no host this long"),
 		&cli.BoolFlag{Name: "no-reclaim", Usage: "never take control back automatically after yielding"},
 		durationFlag("step-timeout", 30*time.Second, "policy finish-step: longest wait for the step in flight"),
 		idle,
 		&cli.BoolFlag{Name: "takeover", Usage: "take control from a person when acquiring (admin login only)"},
+		durationFlag("handoff-timeout", 15*time.Minute, "bound on every handoff asked for without a timeout (Codrive.handoff, POST /codrive/handoff, the tui's h)"),
 		durationFlag("shutdown-timeout", 5*time.Second, "bound on releasing control and restoring settings at exit"),
 		&cli.StringFlag{Name: "target", Usage: "tab to attach to: target id or URL substring (default: first page)"},
 	}
@@ -48,10 +49,12 @@ func arbiterFlags(idleDefault string) []cli.Flag {
 func proxyFlags(listenDefault string) []cli.Flag {
 	listenUsage := "serve the CDP gating proxy on this address (scripts connect here instead of Chromium)"
 	return []cli.Flag{
-		&cli.StringFlag{Name: "listen", Value: listenDefault, EnvVars: []string{"CODRIVE_LISTEN"}, Usage: listenUsage},
-		&cli.StringFlag{Name: "token", EnvVars: []string{"CODRIVE_TOKEN"}, Usage: "token the proxy requires (?token= or Authorization: Bearer); mandatory on a non-loopback --listen"},
+		&cli.StringFlag{Name: "listen", Value: listenDefault, EnvVars: []string{envListen}, Usage: listenUsage},
+		// The token's variables are read by secret(), like the password's.
+		&cli.StringFlag{Name: "token", Usage: "token the proxy requires (?token= or Authorization: Bearer); mandatory on a non-loopback --listen [$" + envToken + "]"},
+		&cli.StringFlag{Name: "token-file", Usage: "read the proxy's token from this file; wins over $" + envToken + " [$" + envTokenFile + "]"},
 		durationFlag("hold-timeout", 10*time.Minute, "fail a script's held command after this long"),
-		&cli.StringFlag{Name: "max-message", Value: sizeText(cdpproxy.DefaultMaxMessage), EnvVars: []string{"CODRIVE_MAX_MESSAGE"}, Usage: "largest CDP message a script may send through the proxy, in bytes or with KiB, MiB or GiB; a larger one gets a CDP error (or, if it was already being relayed, the connection closes with code 1009)"},
+		&cli.StringFlag{Name: "max-message", Value: sizeText(cdpproxy.DefaultMaxMessage), EnvVars: []string{envMaxMessage}, Usage: "largest CDP message a script may send through the proxy, in bytes or with KiB, MiB or GiB; a larger one gets a CDP error (or, if it was already being relayed, the connection closes with code 1009)"},
 		&cli.BoolFlag{Name: "log-cdp", Usage: "log proxied CDP messages at debug level, bodies included (they carry page data)"},
 	}
 }
@@ -63,13 +66,21 @@ const (
 )
 
 // sessionOptions are the Session options of attach, tui and run: the
-// arbiter's (arbiterOptions), the browser side and the proxy. With a proxy,
-// idle release defaults to 30s so viewers get the browser back when a script
-// goes quiet.
-func sessionOptions(c *cli.Context, o codrive.Options) (codrive.Options, error) {
-	o.CDPURL, o.Target = c.String("cdp"), c.String("target")
+// arbiter's (arbiterOptions), the browser side and the proxy, all checked
+// before any network call. With a proxy, idle release defaults to 30s so
+// viewers get the browser back when a script goes quiet.
+func (st *appState) sessionOptions(c *cli.Context, o codrive.Options) (codrive.Options, error) {
+	cdpURL, err := st.cdpURL(c)
+	if err != nil {
+		return o, err
+	}
+	o.CDPURL, o.Target = cdpURL, c.String("target")
 	o.Listen = c.String("listen")
-	o.Token = c.String("token")
+	token, _, err := st.secret(c, "token", "token-file", envToken, envTokenFile)
+	if err != nil {
+		return o, err
+	}
+	o.Token = token
 	o.HoldTimeout = c.Duration("hold-timeout")
 	o.LogCDP = c.Bool("log-cdp")
 	max, err := parseSize(c.String("max-message"))
@@ -77,8 +88,17 @@ func sessionOptions(c *cli.Context, o codrive.Options) (codrive.Options, error) 
 		return o, cli.Exit("--max-message: "+err.Error(), exitcode.Usage)
 	}
 	o.MaxMessage = max
-	if o.Listen != "" && !c.IsSet("idle-release") {
-		o.IdleRelease = 30 * time.Second
+	if o.Listen != "" {
+		if err := cdpproxy.CheckAddr(o.Listen, o.Token); err != nil {
+			msg := strings.TrimPrefix(err.Error(), "cdpproxy: ")
+			if o.Token == "" {
+				msg += " (--token or --token-file)"
+			}
+			return o, cli.Exit("--listen: "+msg, exitcode.Usage)
+		}
+		if !c.IsSet("idle-release") {
+			o.IdleRelease = 30 * time.Second
+		}
 	}
 	return o, nil
 }
@@ -119,24 +139,27 @@ func sizeText(n int64) string {
 // announceProxy tells the operator where scripts connect, at any log
 // level: a plain line in text mode, a record of the configured logger in
 // JSON mode (handed to its handler directly, past the level filter).
-func announceProxy(c *cli.Context, log *slog.Logger, proxyURL string) {
+func (st *appState) announceProxy(c *cli.Context, log *slog.Logger, proxyURL, upstream string) {
 	if c.String("log-format") != "json" {
-		fmt.Fprintf(c.App.ErrWriter, "codrive: CDP proxy on %s (point scripts here instead of %s)\n", proxyURL, c.String("cdp"))
+		fmt.Fprintf(c.App.ErrWriter, "codrive: CDP proxy on %s (point scripts here instead of %s)\n", proxyURL, upstream)
 		return
 	}
 	r := slog.NewRecord(time.Now(), slog.LevelInfo, "codrive: CDP proxy listening", 0)
-	r.AddAttrs(slog.String("url", proxyURL), slog.String("upstream", c.String("cdp")))
+	r.AddAttrs(slog.String("url", proxyURL), slog.String("upstream", upstream))
 	_ = log.Handler().Handle(context.Background(), r)
 }
 
 // arbiterOptions are the neko side of the Session options: login, policy
 // and timings.
-func arbiterOptions(c *cli.Context) (codrive.Options, error) {
+func (st *appState) arbiterOptions(c *cli.Context) (codrive.Options, error) {
 	log, err := newLogger(c)
 	if err != nil {
 		return codrive.Options{}, cli.Exit(err.Error(), exitcode.Usage)
 	}
-	pw, err := password(c)
+	if err := checkDurations(c, "hold-timeout", "handoff-timeout", "shutdown-timeout", "step-timeout"); err != nil {
+		return codrive.Options{}, err
+	}
+	pw, err := st.password(c)
 	if err != nil {
 		return codrive.Options{}, err
 	}
@@ -144,27 +167,32 @@ func arbiterOptions(c *cli.Context) (codrive.Options, error) {
 	if err != nil {
 		return codrive.Options{}, cli.Exit("--policy: "+err.Error(), exitcode.Usage)
 	}
-	for _, name := range []string{"reclaim-after", "step-timeout", "idle-release", "shutdown-timeout"} {
-		if c.Duration(name) < 0 {
-			return codrive.Options{}, cli.Exit(fmt.Sprintf("--%s must not be negative", name), exitcode.Usage)
-		}
-	}
 	return codrive.Options{
-		NekoURL:      c.String("neko"),
-		User:         c.String("user"),
-		Password:     pw,
-		Cookies:      c.Bool("cookies"),
-		Policy:       policy,
-		ReclaimAfter: c.Duration("reclaim-after"),
-		NoReclaim:    c.Bool("no-reclaim"),
-		StepTimeout:  c.Duration("step-timeout"),
-		IdleRelease:  c.Duration("idle-release"),
-		Takeover:     c.Bool("takeover"),
-		Logger:       log,
+		NekoURL:        c.String("neko"),
+		User:           c.String("user"),
+		Password:       pw,
+		Cookies:        c.Bool("cookies"),
+		Policy:         policy,
+		ReclaimAfter:   c.Duration("reclaim-after"),
+		NoReclaim:      c.Bool("no-reclaim"),
+		StepTimeout:    c.Duration("step-timeout"),
+		IdleRelease:    c.Duration("idle-release"),
+		HandoffTimeout: c.Duration("handoff-timeout"),
+		Takeover:       c.Bool("takeover"),
+		Logger:         log,
 	}, nil
 }
 
-func attachCommand() *cli.Command {
+// options are the Session options of attach, tui and run, checked.
+func (st *appState) options(c *cli.Context) (codrive.Options, error) {
+	cfg, err := st.arbiterOptions(c)
+	if err != nil {
+		return cfg, err
+	}
+	return st.sessionOptions(c, cfg)
+}
+
+func attachCommand(st *appState) *cli.Command {
 	return &cli.Command{
 		Name:      "attach",
 		Usage:     "attach to Chromium and neko and arbitrate host control until interrupted",
@@ -178,12 +206,12 @@ On SIGINT or SIGTERM it releases control, restores any room setting it changed a
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per event"},
 			&cli.BoolFlag{Name: "acquire", Usage: "take host control at start (without stealing from a person unless --takeover)"},
 		),
-		Action: attach,
+		Action: st.attach,
 	}
 }
 
-func attach(c *cli.Context) error {
-	cfg, err := arbiterOptions(c)
+func (st *appState) attach(c *cli.Context) error {
+	opts, err := st.options(c)
 	if err != nil {
 		return err
 	}
@@ -192,17 +220,12 @@ func attach(c *cli.Context) error {
 	}
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
-
-	opts, err := sessionOptions(c, cfg)
-	if err != nil {
-		return err
-	}
-	sc, err := startSidecar(c, cfg.Logger)
+	sc, err := startSidecar(c, opts.Logger)
 	if err != nil {
 		return err
 	}
 	defer sc.close()
-	s, err := codrive.Attach(ctx, sc.waitOptions(c, cfg.Logger, opts))
+	s, err := codrive.Attach(ctx, sc.waitOptions(c, opts.Logger, opts))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // SIGINT or SIGTERM while waiting: nothing to clean up
@@ -211,15 +234,16 @@ func attach(c *cli.Context) error {
 	}
 	sc.op.SetSession(s)
 	if u := s.ProxyURL(); u != "" {
-		announceProxy(c, cfg.Logger, u)
+		st.announceProxy(c, opts.Logger, u, opts.CDPURL)
 	}
 	events, cancel := s.Subscribe()
 	defer cancel()
+	var lines eventfmt.Printer
 	print := func(ev codrive.Event) {
 		if c.Bool("json") {
 			_ = eventfmt.WriteJSON(c.App.Writer, ev)
 		} else {
-			fmt.Fprintln(c.App.Writer, eventfmt.Line(ev))
+			fmt.Fprintln(c.App.Writer, lines.Line(ev))
 		}
 	}
 	// The first line comes before the printer starts: one writer at a time,

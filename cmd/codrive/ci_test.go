@@ -75,7 +75,7 @@ func TestSmokeCommand(t *testing.T) {
 	}
 
 	code, out, _ = runCLI(t, "--neko", srv.URL, "--password", "admin", "--cdp", "http://127.0.0.1:1", "smoke", "--json")
-	if code != exitcode.Failure || !strings.Contains(out, `"passed": false`) || !strings.Contains(out, `"result": "fail"`) {
+	if code != exitcode.Unreachable || !strings.Contains(out, `"passed": false`) || !strings.Contains(out, `"result": "fail"`) {
 		t.Fatalf("smoke with chromium down: exit %d\n%s", code, out)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/codrive/codrive/internal/demo"
 	"github.com/codrive/codrive/internal/eventfmt"
 	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/sanitize"
 	"github.com/codrive/codrive/tui"
 )
 
@@ -114,8 +115,9 @@ func playPlain(ctx context.Context, out io.Writer, d *demo.Demo) (demo.Summary, 
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
+		var lines eventfmt.Printer
 		for ev := range evs {
-			fmt.Fprintln(out, eventfmt.Line(ev))
+			fmt.Fprintln(out, lines.Line(ev))
 		}
 	}()
 	sum, err := d.Run(ctx)
@@ -133,5 +135,5 @@ demo summary
   time paused:   %s (automation waited while the person drove)
   actions held:  %d (script commands the proxy held, then let through)
   took:          %s
-`, s.Result, s.Steps, s.Handoffs, s.Paused.Round(10*time.Millisecond), s.Held, s.Duration.Round(10*time.Millisecond))
+`, sanitize.Text(s.Result), s.Steps, s.Handoffs, s.Paused.Round(10*time.Millisecond), s.Held, s.Duration.Round(10*time.Millisecond))
 }

@@ -19,19 +19,13 @@ import (
 	"github.com/codrive/codrive/tui/fleetview"
 )
 
-// Environment variables of `codrive fleet`.
-const (
-	envFleetFile      = "CODRIVE_FLEET_FILE"
-	envFleetTokenFile = "CODRIVE_FLEET_TOKEN_FILE"
-)
-
-func fleetCommand() *cli.Command {
+func fleetCommand(st *appState) *cli.Command {
 	return &cli.Command{
 		Name:      "fleet",
 		Usage:     "one screen for many codrives: who drives each browser, who waits for control, which handoffs nobody answered",
 		ArgsUsage: " ",
 		Description: `Each room is one codrive's operator listener (codrive attach --http ADDR): --room NAME=URL (repeatable),
-a rooms file (--rooms FILE), or $` + fleet.EnvRooms + ` (NAME=URL entries separated by commas or spaces) when
+a rooms file (--rooms FILE), or $` + envFleetRooms + ` (NAME=URL entries separated by commas or spaces) when
 neither flag is given. The rooms file:
 
    tokenFile: /run/secrets/codrive      # optional: the token of every room that names none
@@ -59,12 +53,12 @@ every room's events as JSON lines with a "room" field.`,
 			durationFlag("action-timeout", 30*time.Second, "bound a room's request, release, take, give and pause"),
 			durationFlag("handoff-timeout", 15*time.Minute, "how long a person has to answer a handoff started from the fleet"),
 		},
-		Action: runFleet,
+		Action: st.runFleet,
 	}
 }
 
 // fleetRooms gathers the rooms from the flags, else the environment.
-func fleetRooms(c *cli.Context) ([]fleet.Room, error) {
+func (st *appState) fleetRooms(c *cli.Context) ([]fleet.Room, error) {
 	var rooms []fleet.Room
 	for _, s := range c.StringSlice("room") {
 		r, err := fleet.ParseRoom(s)
@@ -81,9 +75,10 @@ func fleetRooms(c *cli.Context) ([]fleet.Room, error) {
 		rooms = append(rooms, fromFile...)
 	}
 	if len(rooms) == 0 {
-		env, err := fleet.ParseRooms(os.Getenv(fleet.EnvRooms))
+		v, _ := st.getenv(envFleetRooms)
+		env, err := fleet.ParseRooms(v)
 		if err != nil {
-			return nil, fmt.Errorf("$%s: %w", fleet.EnvRooms, err)
+			return nil, fmt.Errorf("$%s: %w", envFleetRooms, err)
 		}
 		rooms = env
 	}
@@ -93,16 +88,14 @@ func fleetRooms(c *cli.Context) ([]fleet.Room, error) {
 	return rooms, nil
 }
 
-func runFleet(c *cli.Context) error {
-	for _, name := range []string{"action-timeout", "handoff-timeout"} {
-		if d := c.Duration(name); d <= 0 {
-			return cli.Exit(fmt.Sprintf("--%s must be more than 0 (got %s)", name, d), exitcode.Usage)
-		}
+func (st *appState) runFleet(c *cli.Context) error {
+	if err := checkDurations(c, "action-timeout", "handoff-timeout"); err != nil {
+		return err
 	}
 	if c.Bool("plain") && c.Bool("json") {
 		return cli.Exit("--plain and --json do not go together", exitcode.Usage)
 	}
-	rooms, err := fleetRooms(c)
+	rooms, err := st.fleetRooms(c)
 	if err != nil {
 		return cli.Exit(err.Error(), exitcode.Usage)
 	}

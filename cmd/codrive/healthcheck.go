@@ -28,7 +28,7 @@ is probed on 127.0.0.1. Exit 0 when the endpoint answers 200, 1 when it answers 
 		OnUsageError: usageError,
 		Before:       noArgs,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "http", EnvVars: []string{"CODRIVE_HTTP"}, Usage: "the address `codrive attach --http` serves on"},
+			&cli.StringFlag{Name: "http", EnvVars: []string{envHTTP}, Usage: "the address `codrive attach --http` serves on"},
 			&cli.BoolFlag{Name: "ready", Usage: "probe /readyz (logged in to neko and attached to Chromium) instead of /healthz (the process lives)"},
 			durationFlag("timeout", 3*time.Second, "give up after this long"),
 		},

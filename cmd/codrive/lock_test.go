@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,25 @@ import (
 type attachProc struct {
 	cmd    *exec.Cmd
 	lines  chan codrive.Event
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func startAttach(t *testing.T, srv *nekotest.Server, cdpURL string, args ...string) *attachProc {
@@ -34,7 +53,7 @@ func startAttach(t *testing.T, srv *nekotest.Server, cdpURL string, args ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &attachProc{cmd: cmd, lines: make(chan codrive.Event, 100), stderr: &bytes.Buffer{}}
+	p := &attachProc{cmd: cmd, lines: make(chan codrive.Event, 100), stderr: &syncBuffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -17,18 +17,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/hint"
 	"github.com/codrive/codrive/internal/oneshot"
-	"github.com/codrive/codrive/neko"
 )
-
-const exitHelp = `EXIT CODES:
-   0  ok
-   1  failure (including a degraded status)
-   2  usage: bad flags or arguments
-   3  authentication: neko refused the login
-   4  unreachable: neko or Chromium did not answer`
 
 func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
@@ -36,20 +28,45 @@ func main() {
 
 // run is main without the process exit, so tests can drive it.
 func run(args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	st := &appState{getenv: os.LookupEnv}
+	app := newApp(stdout, stderr, st)
+	args, err := normalizeArgs(app, args)
+	if err == nil {
+		err = app.Run(args)
+	}
+	return st.exit(err, stderr)
+}
+
+// exit prints err as codrive's one error line and returns the exit code.
+func (st *appState) exit(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitcode.OK
 	}
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
-		if msg := strings.TrimSpace(err.Error()); msg != "" {
+		if msg := errorLine(err); msg != "" {
 			fmt.Fprintln(stderr, "codrive: "+msg)
 		}
 		return ec.ExitCode()
 	}
-	fmt.Fprintln(stderr, "codrive: "+oneLine(err.Error()))
-	return exitcode.For(err)
+	code := exitcode.For(err)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	fmt.Fprintln(stderr, "codrive: "+errorLine(hint.Explain(ctx, err, st.hints)))
+	return code
+}
+
+// errorLine is an error as one line, without the "codrive: " its layers
+// may each have put in front.
+func errorLine(err error) string {
+	s := oneLine(err.Error())
+	for {
+		t := strings.TrimPrefix(s, "codrive: ")
+		if t == s {
+			return s
+		}
+		s = t
+	}
 }
 
 func oneLine(s string) string {
@@ -60,64 +77,94 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	return cli.Exit(oneLine(err.Error())+" (see --help)", exitcode.Usage)
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
-		Name:                  "codrive",
-		Usage:                 "a script and a person drive the same browser, one at a time",
-		Description:           "codrive attaches to Chromium over CDP and to neko over its WebSocket, and arbitrates neko's host control between automation and people.",
-		Writer:                stdout,
-		ErrWriter:             stderr,
+const helpExtra = `
+Global options may come before or after the command. Secrets: a flag wins over a file
+(--password-file, $CODRIVE_NEKO_PASSWORD_FILE), a file over a variable ($CODRIVE_NEKO_PASSWORD).
+
+`
+
+func newApp(stdout, stderr io.Writer, st *appState) *cli.App {
+	app := &cli.App{
+		Name:        "codrive",
+		Usage:       "a script and a person drive the same browser, one at a time",
+		Description: "codrive attaches to Chromium over CDP and to neko over its WebSocket, and arbitrates neko's host control between automation and people.",
+		Writer:      stdout,
+		ErrWriter:   stderr,
+		// `codrive version` and --version are codrive's own (version.go).
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		// urfave's own help command is one package-level value that each
+		// run links into itself; codrive has its own (helpCommand).
 		HideHelpCommand:       true,
-		EnableBashCompletion:  false,
-		CustomAppHelpTemplate: cli.AppHelpTemplate + "\n" + exitHelp + "\n",
+		CustomAppHelpTemplate: strings.Replace(cli.AppHelpTemplate, "GLOBAL OPTIONS:", "GLOBAL OPTIONS (before or after the command):", 1) + helpExtra + exitcode.Help() + "\n" + envHelp(),
 		OnUsageError:          usageError,
 		// Errors are printed once, by run, on one line.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags:          globalFlags(),
-		Before:         validateGlobal,
+		Before:         st.validateGlobal,
+		Action:         rootAction,
 		Commands: []*cli.Command{
-			attachCommand(),
-			statusCommand(),
-			controlCommand(),
-			tuiCommand(),
-			fleetCommand(),
-			waitCommand(),
-			smokeCommand(),
-			runCommand(),
+			attachCommand(st),
+			statusCommand(st),
+			controlCommand(st),
+			tuiCommand(st),
+			fleetCommand(st),
+			waitCommand(st),
+			smokeCommand(st),
+			runCommand(st),
+			handoffCommand(st),
 			demoCommand(),
 			healthcheckCommand(),
+			versionCommand(),
+			completionCommand(),
+			helpCommand(),
 		},
 	}
+	return app
 }
 
-func globalFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "neko", Value: "http://127.0.0.1:8080", EnvVars: []string{"CODRIVE_NEKO_URL"}, Usage: "neko server URL"},
-		&cli.StringFlag{Name: "user", Value: "codrive", EnvVars: []string{"CODRIVE_NEKO_USER"}, Usage: "neko user name for codrive's session"},
-		&cli.StringFlag{Name: "password", EnvVars: []string{"CODRIVE_NEKO_PASSWORD"}, Usage: "neko password (prefer the env var or --password-file: flags show in ps)"},
-		&cli.StringFlag{Name: "password-file", EnvVars: []string{"CODRIVE_NEKO_PASSWORD_FILE"}, Usage: "read the neko password from this file"},
-		&cli.BoolFlag{Name: "cookies", EnvVars: []string{"CODRIVE_NEKO_COOKIES"}, Usage: "neko runs with session.cookie.enabled"},
-		&cli.StringFlag{Name: "cdp", Value: "http://127.0.0.1:9222", EnvVars: []string{"CODRIVE_CDP_URL"}, Usage: "Chromium's DevTools endpoint (http://host:port or ws://.../devtools/browser/ID)"},
-		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"CODRIVE_LOG_FORMAT"}, Usage: "log format: text or json"},
-		&cli.StringFlag{Name: "log-level", Value: "warn", EnvVars: []string{"CODRIVE_LOG_LEVEL"}, Usage: "log level: debug, info, warn, error"},
+// rootAction runs without a command: --version, or the help.
+func rootAction(c *cli.Context) error {
+	if c.Bool("version") {
+		return printVersion(c.App.Writer, false)
 	}
+	if c.NArg() > 0 {
+		return unknownCommand(c.App.Commands, c.Args().First(), "")
+	}
+	return cli.ShowAppHelp(c)
 }
 
-func validateGlobal(c *cli.Context) error {
-	if _, err := newLogger(c); err != nil {
-		return cli.Exit(err.Error(), exitcode.Usage)
+// helpCommand is `codrive help [COMMAND [SUBCOMMAND]]`.
+func helpCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "help",
+		Aliases:   []string{"h"},
+		Usage:     "show the commands, or the help of one",
+		ArgsUsage: "[COMMAND [SUBCOMMAND]]",
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			cmds, path := c.App.Commands, "codrive"
+			var cmd *cli.Command
+			for _, a := range c.Args().Slice() {
+				if cmd = findCommand(cmds, a); cmd == nil {
+					return unknownCommand(cmds, a, strings.TrimPrefix(path, "codrive "))
+				}
+				path += " " + cmd.Name
+				cmds = cmd.Subcommands
+			}
+			if cmd.HelpName == "" {
+				cmd.HelpName = path
+			}
+			tmpl := cli.CommandHelpTemplate
+			if len(cmd.Subcommands) > 0 {
+				tmpl = cli.SubcommandHelpTemplate
+			}
+			cli.HelpPrinter(c.App.Writer, tmpl, cmd)
+			return nil
+		},
 	}
-	if c.IsSet("password") && c.IsSet("password-file") {
-		return cli.Exit("--password and --password-file are mutually exclusive", exitcode.Usage)
-	}
-	// A malformed address is a usage error, not an unreachable server.
-	if _, err := neko.NewClient(c.String("neko"), neko.Options{}); err != nil {
-		return cli.Exit("--neko: "+err.Error(), exitcode.Usage)
-	}
-	if _, err := cdp.ParseEndpoint(c.String("cdp")); err != nil {
-		return cli.Exit("--cdp: "+err.Error(), exitcode.Usage)
-	}
-	return nil
 }
 
 // noArgs is the Before hook of every command that takes no arguments.
@@ -152,22 +199,13 @@ func newLogger(c *cli.Context) (*slog.Logger, error) {
 	}
 }
 
-// password reads the neko password from --password (or its env var) or
-// --password-file. It is never logged or printed.
-func password(c *cli.Context) (string, error) {
-	if f := c.String("password-file"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", cli.Exit(fmt.Sprintf("read --password-file: %v", err), exitcode.Usage)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	}
-	return c.String("password"), nil
-}
-
 // login is the neko side of the one-shot commands (status, control, wait).
-func login(c *cli.Context, password string) oneshot.Login {
-	return oneshot.Login{NekoURL: c.String("neko"), User: c.String("user"), Password: password, Cookies: c.Bool("cookies")}
+func (st *appState) login(c *cli.Context) (oneshot.Login, error) {
+	pw, err := st.password(c)
+	if err != nil {
+		return oneshot.Login{}, err
+	}
+	return oneshot.Login{NekoURL: c.String("neko"), User: c.String("user"), Password: pw, Cookies: c.Bool("cookies")}, nil
 }
 
 // signalContext is cancelled by the first SIGINT or SIGTERM; a second one
@@ -198,6 +236,29 @@ func signalContext(stderr io.Writer) (context.Context, func()) {
 	}
 }
 
+// durationFlag is a flag for a duration that must not be negative; the
+// commands check it (checkDurations) before any network call.
 func durationFlag(name string, value time.Duration, usage string) *cli.DurationFlag {
 	return &cli.DurationFlag{Name: name, Value: value, Usage: usage}
+}
+
+// checkDurations refuses negative values of the command's duration flags,
+// and zero where a zero would make no sense (positive).
+func checkDurations(c *cli.Context, positive ...string) error {
+	for _, f := range c.Command.Flags {
+		df, ok := f.(*cli.DurationFlag)
+		if !ok {
+			continue
+		}
+		d := c.Duration(df.Name)
+		if d < 0 {
+			return cli.Exit(fmt.Sprintf("--%s must not be negative (got %s)", df.Name, d), exitcode.Usage)
+		}
+		for _, p := range positive {
+			if p == df.Name && d == 0 {
+				return cli.Exit(fmt.Sprintf("--%s must be more than 0", df.Name), exitcode.Usage)
+			}
+		}
+	}
+	return nil
 }

@@ -18,35 +18,37 @@ import (
 	"github.com/codrive/codrive/internal/exitcode"
 )
 
-func runCommand() *cli.Command {
+func runCommand(st *appState) *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run a script against the browser through codrive's CDP proxy, then release control",
 		ArgsUsage: "-- CMD [ARGS...]",
 		Description: `Starts the arbiter and the CDP gating proxy on a free loopback port, runs CMD with
-CODRIVE_CDP_URL (the proxy's http URL, for Playwright's connectOverCDP or chromedp's remote allocator)
-and CODRIVE_CDP_WS (the browser WebSocket URL through the proxy) in its environment, forwards SIGINT
-and SIGTERM to it, and exits with its exit code after releasing control and restoring settings.
-While a person holds control, the script's acting commands wait; it only sees delay.
+CODRIVE_CDP_URL (the proxy's http URL, for Playwright's connectOverCDP or chromedp's remote allocator),
+CODRIVE_CDP_WS (the browser WebSocket URL through the proxy) and CODRIVE_RUN=1 in its environment,
+forwards SIGINT and SIGTERM to it, and exits with its exit code after releasing control and restoring
+settings. While a person holds control, the script's acting commands wait; it only sees delay.
+codrive's own lines go to stderr ("codrive: ..."; --json: one JSON event a line).
+A codrive started by the script (codrive handoff, codrive status) uses the proxy.
 
    codrive run -- npx playwright test
    codrive run -- go run ./myscript`,
 		OnUsageError: usageError,
-		Flags:        append(arbiterFlags(idleWithProxy), proxyFlags("127.0.0.1:0")...),
-		Action:       runScript,
+		Flags: append(append(arbiterFlags(idleWithProxy), proxyFlags("127.0.0.1:0")...),
+			&cli.BoolFlag{Name: "json", Usage: "print codrive's own events as JSON lines (on stderr)"}),
+		Action: st.runScript,
 	}
 }
 
-func runScript(c *cli.Context) error {
+func (st *appState) runScript(c *cli.Context) error {
 	args := c.Args().Slice()
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
 	if len(args) == 0 {
 		return cli.Exit("usage: codrive run [flags] -- CMD [ARGS...]", exitcode.Usage)
 	}
-	cfg, err := arbiterOptions(c)
-	if err != nil {
-		return err
-	}
-	opts, err := sessionOptions(c, cfg)
+	opts, err := st.options(c)
 	if err != nil {
 		return err
 	}
@@ -91,17 +93,24 @@ func runScript(c *cli.Context) error {
 	printed := make(chan struct{})
 	go func() {
 		defer close(printed)
+		var lines eventfmt.Printer
 		for ev := range events {
 			switch ev.Kind {
 			case codrive.EventState, codrive.EventRequest, codrive.EventHandoff, codrive.EventError:
-				fmt.Fprintln(errOut, "codrive: "+eventfmt.Line(ev))
+				if c.Bool("json") {
+					_ = eventfmt.WriteJSON(errOut, ev)
+				} else {
+					fmt.Fprintln(errOut, "codrive: "+lines.Line(ev))
+				}
 			}
 		}
 	}()
 
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, c.App.Writer, errOut
-	cmd.Env = append(os.Environ(), "CODRIVE_CDP_URL="+s.ProxyURL(), "CODRIVE_CDP_WS="+ws)
+	// The only place these are set: a script started any other way never
+	// finds a CODRIVE_CDP_URL that could be Chromium itself, ungated.
+	cmd.Env = append(os.Environ(), envScriptURL+"="+s.ProxyURL(), envScriptWS+"="+ws, envRun+"=1")
 	// Its own process group: a terminal's Ctrl-C reaches codrive only, and
 	// codrive passes it on once, so the child does not get it twice.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -21,11 +21,11 @@ import (
 // serves probes, metrics and control to operators.
 func sidecarFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.DurationFlag{Name: "wait-timeout", EnvVars: []string{"CODRIVE_WAIT_TIMEOUT"}, DefaultText: "0s: for ever",
+		&cli.DurationFlag{Name: "wait-timeout", EnvVars: []string{envWaitTimeout}, DefaultText: "0s: for ever",
 			Usage: "at start, wait this long for Chromium and neko to answer, printing progress, before giving up with exit 4; 0 waits for ever (containers start in any order); afterwards codrive rides out outages by itself"},
-		&cli.StringFlag{Name: "http", EnvVars: []string{"CODRIVE_HTTP"},
+		&cli.StringFlag{Name: "http", EnvVars: []string{envHTTP},
 			Usage: "serve operators on this address: /healthz, /readyz, /metrics (Prometheus), /codrive/state, /codrive/events (SSE) and POST /codrive/{request,release,take,give,pause,resume,handoff}; a non-loopback address needs --http-token"},
-		&cli.StringFlag{Name: "http-token", EnvVars: []string{"CODRIVE_HTTP_TOKEN"}, DefaultText: "--token's value",
+		&cli.StringFlag{Name: "http-token", EnvVars: []string{envHTTPToken}, DefaultText: "--token's value",
 			Usage: "token /codrive/* on --http requires (?token= or Authorization: Bearer); /healthz, /readyz and /metrics never need it"},
 	}
 }

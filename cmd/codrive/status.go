@@ -11,7 +11,7 @@ import (
 	"github.com/codrive/codrive/internal/oneshot"
 )
 
-func statusCommand() *cli.Command {
+func statusCommand(st *appState) *cli.Command {
 	return &cli.Command{
 		Name:         "status",
 		Usage:        "print one snapshot of neko and Chromium and exit (0 ready, 1 degraded, 3 auth, 4 unreachable)",
@@ -23,12 +23,19 @@ func statusCommand() *cli.Command {
 			&cli.StringFlag{Name: "target", Usage: "tab to report on: target id or URL substring (default: first page)"},
 			durationFlag("timeout", 15*time.Second, "give up after this long"),
 		},
-		Action: status,
+		Action: st.status,
 	}
 }
 
-func status(c *cli.Context) error {
-	pw, err := password(c)
+func (st *appState) status(c *cli.Context) error {
+	if err := checkDurations(c, "timeout"); err != nil {
+		return err
+	}
+	login, err := st.login(c)
+	if err != nil {
+		return err
+	}
+	cdpURL, err := st.cdpURL(c)
 	if err != nil {
 		return err
 	}
@@ -37,8 +44,8 @@ func status(c *cli.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
 	defer cancel()
 	r := oneshot.CollectStatus(ctx, oneshot.StatusOptions{
-		Login:  login(c, pw),
-		CDPURL: c.String("cdp"), Target: c.String("target"),
+		Login: login, CDPURL: cdpURL, Target: c.String("target"),
+		ViaProxy: st.viaRunProxy(), Hints: st.hints,
 	})
 	if c.Bool("json") {
 		enc := json.NewEncoder(c.App.Writer)

@@ -16,7 +16,7 @@ import (
 	"github.com/codrive/codrive/tui"
 )
 
-func tuiCommand() *cli.Command {
+func tuiCommand(st *appState) *cli.Command {
 	return &cli.Command{
 		Name:      "tui",
 		Usage:     "full-screen monitor of who drives the browser, with keys to request, release, take, give, pause and hand off control",
@@ -31,16 +31,16 @@ On quit (q, ctrl+c, SIGINT or SIGTERM) it releases control, restores any room se
 			&cli.BoolFlag{Name: "plain", Usage: "print events as lines (like attach) instead of the full-screen monitor"},
 			&cli.BoolFlag{Name: "acquire", Usage: "request host control at start (without stealing from a person unless --takeover)"},
 		),
-		Action: runTUI,
+		Action: st.runTUI,
 	}
 }
 
-func runTUI(c *cli.Context) error {
+func (st *appState) runTUI(c *cli.Context) error {
 	out, isFile := c.App.Writer.(*os.File)
 	if c.Bool("plain") || !isFile || !isTerminal(out) {
-		return attach(c)
+		return st.attach(c)
 	}
-	cfg, err := arbiterOptions(c)
+	opts, err := st.options(c)
 	if err != nil {
 		return err
 	}
@@ -48,16 +48,11 @@ func runTUI(c *cli.Context) error {
 	// event log pane then, and to stderr before and after.
 	sink := tui.NewLogSink(0)
 	sink.SetOutput(c.App.ErrWriter)
-	if cfg.Logger, err = tuiLogger(c, sink); err != nil {
+	if opts.Logger, err = tuiLogger(c, sink); err != nil {
 		return err
 	}
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
-
-	opts, err := sessionOptions(c, cfg)
-	if err != nil {
-		return err
-	}
 	s, err := codrive.Attach(ctx, opts)
 	if err != nil {
 		return err
@@ -70,6 +65,7 @@ func runTUI(c *cli.Context) error {
 		Events:         events,
 		Logs:           sink.Lines(),
 		AcquireOnStart: c.Bool("acquire"),
+		HandoffTimeout: opts.HandoffTimeout,
 		Renderer:       lipgloss.NewRenderer(out),
 	}, tea.WithAltScreen(), tea.WithOutput(out))
 	unsubscribe()

@@ -14,7 +14,8 @@ import (
 //
 //	Codrive.getState                     → Status
 //	Codrive.handoff {reason, timeout}    → {} once the person releases control
-//	                                       (timeout in seconds, optional; an
+//	                                       (timeout in seconds, optional,
+//	                                       default Options.HandoffTimeout; an
 //	                                       error response when it runs out)
 //	Codrive.enable                       → {}, then Codrive.stateChanged with
 //	                                       the current Status at once and on
@@ -126,12 +127,11 @@ func (r *relay) codriveHandoff(to replyTo, params []byte) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		ctx := r.ctx
-		if timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
+		if timeout == 0 {
+			timeout = r.p.opts.HandoffTimeout
 		}
+		ctx, cancel := context.WithTimeout(r.ctx, timeout)
+		defer cancel()
 		r.log.Info("cdpproxy: handoff requested", "reason", p.Reason, "timeout", timeout)
 		err := r.ctrl.Handoff(ctx, p.Reason)
 		if r.ctx.Err() != nil {
@@ -141,7 +141,7 @@ func (r *relay) codriveHandoff(to replyTo, params []byte) {
 		case err == nil:
 			_ = r.replyResult(to, struct{}{})
 		case errors.Is(err, context.DeadlineExceeded):
-			_ = r.replyError(to, -32000, fmt.Sprintf("codrive: handoff timed out after %v: the person has not released control", timeout))
+			_ = r.replyError(to, -32000, handoffTimedOut(timeout, err))
 		default:
 			_ = r.replyError(to, -32000, fmt.Sprintf("codrive: handoff failed: %v", err))
 		}

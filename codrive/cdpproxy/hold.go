@@ -1,6 +1,7 @@
 package cdpproxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -240,6 +241,8 @@ func holdMessage(st Status, method string, held time.Duration, waitErr error, su
 			name = "unknown"
 		}
 		who = fmt.Sprintf("a person holds control (session %s) since %s", name, since)
+	case StateCodrive:
+		who = fmt.Sprintf("another codrive session holds control (%s) since %s", cmp.Or(st.HostName, st.Host, "unknown"), since)
 	case StatePaused:
 		who = "automation is paused since " + since
 	case StateDisconnected:

@@ -184,24 +184,34 @@ func (p *Proxy) serveHandoff(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	ctx := r.Context()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	if timeout == 0 {
+		timeout = p.opts.HandoffTimeout
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
 	if err := p.ctrl.Handoff(ctx, req.Reason); err != nil {
 		if r.Context().Err() != nil {
 			return // the caller left
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			httpError(w, http.StatusGatewayTimeout, fmt.Sprintf("codrive: handoff timed out after %v: the person has not released control", timeout))
+			httpError(w, http.StatusGatewayTimeout, handoffTimedOut(timeout, err))
 			return
 		}
 		httpError(w, http.StatusBadGateway, fmt.Sprintf("codrive: handoff failed: %v", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, p.ctrl.Status())
+}
+
+// handoffTimedOut says why a handoff ended without the person releasing:
+// the controller's own words when it has them (it knows whether anyone took
+// control), else how long it waited.
+func handoffTimedOut(timeout time.Duration, err error) string {
+	msg := strings.TrimPrefix(err.Error(), "codrive: ")
+	if msg == context.DeadlineExceeded.Error() {
+		msg = "the person has not released control"
+	}
+	return fmt.Sprintf("codrive: handoff timed out after %v: %s", timeout, msg)
 }
 
 // parseTimeout reads a handoff timeout given as a Go duration string ("30s")

@@ -310,3 +310,37 @@ func TestHTTPCodrive(t *testing.T) {
 		t.Fatalf("bad timeout: %d %s", code, body)
 	}
 }
+
+// Issue 12 item 9: a handoff asked for without a timeout blocked for ever
+// when nobody came. Both paths end after Options.HandoffTimeout, saying so.
+func TestHandoffWithoutTimeoutIsBounded(t *testing.T) {
+	t.Parallel()
+	c := chromium(t)
+	g := newGate(true)
+	p := listen(t, c, Options{Controller: g, HandoffTimeout: 300 * time.Millisecond})
+
+	resp, err := http.Post(p.URL()+"/codrive/handoff", "application/json", strings.NewReader(`{"reason":"nobody comes"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r := <-g.handoffs; r != "nobody comes" {
+		t.Fatalf("reason %q", r)
+	}
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(b), "timed out after 300ms") {
+		t.Fatalf("POST /codrive/handoff without a timeout: %d %s", resp.StatusCode, b)
+	}
+	g.Open()
+
+	bws, err := p.BrowserWSURL(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := dialCDP(t, bws, nil)
+	m := ws.send("Codrive.handoff", "", map[string]any{"reason": "nobody comes either"})
+	<-g.handoffs
+	if m.Error == nil || !strings.Contains(m.Error.Message, "timed out after 300ms") {
+		t.Fatalf("Codrive.handoff without a timeout: %s", m.raw)
+	}
+}

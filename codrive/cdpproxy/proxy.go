@@ -101,6 +101,7 @@ const (
 	StateFree         = "free"
 	StateAutomation   = "automation"
 	StateHuman        = "human"
+	StateCodrive      = "codrive" // another codrive session hosts, not a person
 	StatePaused       = "paused"
 	StateDisconnected = "disconnected"
 )
@@ -109,7 +110,7 @@ const (
 // the result of Codrive.getState, the params of Codrive.stateChanged and the
 // body of GET /codrive/state.
 type Status struct {
-	State    string    `json:"state"`              // "free", "automation", "human", "paused", "disconnected"
+	State    string    `json:"state"`              // "free", "automation", "human", "codrive", "paused", "disconnected"
 	Host     string    `json:"host,omitempty"`     // neko session id of the host
 	HostName string    `json:"hostName,omitempty"` // its display name
 	Since    time.Time `json:"since"`
@@ -127,6 +128,10 @@ type Options struct {
 	Token       string        // required when Addr is not loopback; accepted as ?token= or Authorization: Bearer
 	Controller  Controller    // nil → plain pass-through proxy (no gating)
 	HoldTimeout time.Duration // default 10m
+	// HandoffTimeout bounds a handoff asked for without a timeout
+	// (POST /codrive/handoff, Codrive.handoff); default
+	// DefaultHandoffTimeout. One asked for with a timeout gets that one.
+	HandoffTimeout time.Duration
 	// MaxMessage bounds one client message, in bytes; default
 	// DefaultMaxMessage. A larger one gets a CDP error (-32600, with its id
 	// and session when it has them) and the connection stays; one that was
@@ -166,6 +171,10 @@ type Stats struct {
 }
 
 const defaultHoldTimeout = 10 * time.Minute
+
+// DefaultHandoffTimeout is Options.HandoffTimeout's default: a handoff
+// nobody answers must not hold its caller for ever.
+const DefaultHandoffTimeout = 15 * time.Minute
 
 // Proxy is a running CDP proxy. Close ends it.
 type Proxy struct {
@@ -209,6 +218,21 @@ type Proxy struct {
 	nAccepted atomic.Int64
 }
 
+// CheckAddr is Listen's check of a listen address and token, without
+// listening: addr must be host:port, and a Token is required unless the
+// host is a loopback address (127.0.0.0/8, ::1, localhost), since the proxy
+// hands out the browser.
+func CheckAddr(addr, token string) error {
+	loopback, err := isLoopbackAddr(addr)
+	if err != nil {
+		return err
+	}
+	if !loopback && token == "" {
+		return fmt.Errorf("cdpproxy: listening on %s exposes the browser beyond this machine; set a Token (clients then pass ?token= or Authorization: Bearer), or listen on 127.0.0.1", addr)
+	}
+	return nil
+}
+
 // Listen validates opts, binds the listen address and serves in the
 // background until Close.
 func Listen(opts Options) (*Proxy, error) {
@@ -228,18 +252,20 @@ func Listen(opts Options) (*Proxy, error) {
 	if opts.HoldTimeout == 0 {
 		opts.HoldTimeout = defaultHoldTimeout
 	}
+	if opts.HandoffTimeout < 0 {
+		return nil, fmt.Errorf("cdpproxy: HandoffTimeout %v is negative", opts.HandoffTimeout)
+	}
+	if opts.HandoffTimeout == 0 {
+		opts.HandoffTimeout = DefaultHandoffTimeout
+	}
 	if opts.MaxMessage < 0 {
 		return nil, fmt.Errorf("cdpproxy: MaxMessage %d is negative", opts.MaxMessage)
 	}
 	if opts.MaxMessage == 0 {
 		opts.MaxMessage = DefaultMaxMessage
 	}
-	loopback, err := isLoopbackAddr(opts.Addr)
-	if err != nil {
+	if err := CheckAddr(opts.Addr, opts.Token); err != nil {
 		return nil, err
-	}
-	if !loopback && opts.Token == "" {
-		return nil, fmt.Errorf("cdpproxy: listening on %s exposes the browser beyond this machine; set a Token (clients then pass ?token= or Authorization: Bearer), or listen on 127.0.0.1", opts.Addr)
 	}
 	logger := opts.Logger
 	if logger == nil {

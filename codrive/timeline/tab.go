@@ -148,7 +148,8 @@ func (t *Tab) Capture(ctx context.Context) ([]byte, error) {
 		return nil, errors.New("timeline: tab capturer closed")
 	}
 	var err error
-	for attempt := 1; ; attempt++ {
+	failures, navigations := 0, 0
+	for {
 		var p *cdp.Page
 		if p, err = t.attached(ctx); err != nil {
 			return nil, err
@@ -160,8 +161,17 @@ func (t *Tab) Capture(ctx context.Context) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
-		if attempt == captureAttempts {
-			return nil, fmt.Errorf("%w (%d attempts)", err, attempt)
+		// A navigation is the page moving on, not the screenshot failing:
+		// one navigation reports its URL in several steps (about:blank, the
+		// request, the commit, a redirect) and each overtakes a shot that a
+		// loaded machine was slow to take.
+		if errors.Is(err, errNavigated) {
+			navigations++
+		} else {
+			failures++
+		}
+		if failures == captureAttempts || navigations == navigationAttempts {
+			return nil, fmt.Errorf("%w (%d attempts)", err, failures+navigations)
 		}
 	}
 }
@@ -173,6 +183,9 @@ func (t *Tab) Capture(ctx context.Context) ([]byte, error) {
 const (
 	captureAttempts = 3
 	attemptTimeout  = 3 * time.Second
+	// navigationAttempts bounds the shots a navigating tab overtakes: a
+	// tab that never stops navigating gets no screenshot.
+	navigationAttempts = 10
 )
 
 var errNavigated = errors.New("the tab navigated during the screenshot")

@@ -1,6 +1,7 @@
 // Package eventfmt renders codrive events the way the codrive command prints
-// them: one line of text per event (attach, run, the terminal UI's log), or
-// one JSON object per line (attach --json).
+// them: one line of text per event (attach, run, tui --plain, demo, the
+// terminal UI's log), or one JSON object per line (attach --json, run
+// --json). Text from the outside (names, reasons, URLs) is sanitised.
 package eventfmt
 
 import (
@@ -10,19 +11,35 @@ import (
 	"strings"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 // Line renders one event as a single line: time, state, host, kind, why,
 // and the page.
 func Line(ev codrive.Event) string {
+	var p Printer
+	return p.Line(ev)
+}
+
+// Printer renders a stream of events as lines, naming the page only when
+// it changed since the last line (a new URL, or Chromium gone or back):
+// the URL on every line drowned what happened.
+type Printer struct {
+	printed  bool
+	url      string
+	attached bool
+}
+
+// Line renders ev, with the page if it changed.
+func (p *Printer) Line(ev codrive.Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %-12s", ev.Time.Format("15:04:05"), ev.Status.State)
 	switch ev.Status.State {
-	case codrive.StateAutomation, codrive.StateHuman:
-		fmt.Fprintf(&b, " host=%s", Who(ev.Status.Host, ev.Status.HostName))
+	case codrive.StateAutomation, codrive.StateHuman, codrive.StateCodrive:
+		fmt.Fprintf(&b, " host=%s", sanitize.Text(Who(ev.Status.Host, ev.Status.HostName)))
 	}
 	if ev.Kind != codrive.EventState {
-		fmt.Fprintf(&b, " [%s]", ev.Kind)
+		fmt.Fprintf(&b, " [%s]", sanitize.Text(string(ev.Kind)))
 	}
 	if ev.Status.Paused {
 		b.WriteString(" paused")
@@ -31,11 +48,12 @@ func Line(ev codrive.Event) string {
 		b.WriteString(" locked")
 	}
 	if ev.Reason != "" {
-		fmt.Fprintf(&b, " — %s", ev.Reason)
+		fmt.Fprintf(&b, " — %s", sanitize.Text(oneLine(ev.Reason)))
 	}
-	if ev.Page != nil {
-		if ev.Page.Attached {
-			fmt.Fprintf(&b, " | page %s", orDash(ev.Page.URL))
+	if pg := ev.Page; pg != nil && (!p.printed || pg.URL != p.url || pg.Attached != p.attached) {
+		p.printed, p.url, p.attached = true, pg.URL, pg.Attached
+		if pg.Attached {
+			fmt.Fprintf(&b, " | page %s", orDash(sanitize.URL(pg.URL)))
 		} else {
 			b.WriteString(" | page: chromium not attached")
 		}
@@ -56,6 +74,8 @@ func Who(id, name string) string {
 	}
 	return fmt.Sprintf("%s (%s)", name, id)
 }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func orDash(s string) string {
 	if s == "" {

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +52,43 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s differs from the golden file\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// Issue 12 item 11: names, reasons and URLs come from neko and the page;
+// the plain lines printed them as they were, escapes and tokens included.
+func TestLineSanitises(t *testing.T) {
+	ev := codrive.Event{
+		Time: time.Date(2026, 11, 23, 17, 45, 1, 0, time.UTC), Kind: codrive.EventRequest,
+		Reason: "mallory\x1b]0;pwned\x07 asked\nfor control",
+		Status: codrive.Status{State: codrive.StateHuman, Host: "m-1", HostName: "mal\x1b[2Jlory\u009b31m"},
+		Page:   &codrive.PageInfo{URL: "https://shop.test/pay?token=s3cret#frag\x1b[1m", Attached: true},
+	}
+	line := Line(ev)
+	for _, bad := range []string{"\x1b", "\x07", "\u009b", "\n", "s3cret", "frag"} {
+		if strings.Contains(line, bad) {
+			t.Errorf("line contains %q: %q", bad, line)
+		}
+	}
+	if !strings.Contains(line, "page https://shop.test/pay") || !strings.Contains(line, "[request]") {
+		t.Errorf("line %q", line)
+	}
+}
+
+// Issue 12 item 12: the page is named when it changes, not on every line.
+func TestPrinterNamesThePageWhenItChanges(t *testing.T) {
+	at := time.Date(2026, 11, 23, 17, 45, 1, 0, time.UTC)
+	ev := func(url string, attached bool) codrive.Event {
+		return codrive.Event{Time: at, Kind: codrive.EventState, Status: codrive.Status{State: codrive.StateFree},
+			Page: &codrive.PageInfo{URL: url, Attached: attached}}
+	}
+	var p Printer
+	var got []bool
+	for _, e := range []codrive.Event{ev("https://a.test/", true), ev("https://a.test/", true), ev("https://b.test/", true),
+		ev("https://b.test/", true), ev("https://b.test/", false), ev("https://b.test/", true)} {
+		got = append(got, strings.Contains(p.Line(e), "| page"))
+	}
+	if want := []bool{true, false, true, false, true, true}; !slices.Equal(got, want) {
+		t.Fatalf("page shown %v, want %v", got, want)
 	}
 }

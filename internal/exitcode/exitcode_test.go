@@ -30,6 +30,21 @@ func TestFor(t *testing.T) {
 	}
 	_, nekoDown := down.Login(ctx, "codrive", "admin")
 	_, cdpDown := cdp.GetVersion(ctx, "http://127.0.0.1:1")
+	user, err := neko.NewClient(srv.URL, neko.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := user.Login(ctx, "alice", "neko"); err != nil {
+		t.Fatal(err)
+	}
+	notAdmin := user.TakeControl(ctx)
+	// neko's address given as Chromium's, and the reverse.
+	_, cdpIsNeko := cdp.GetVersion(ctx, srv.URL)
+	cdpAsNeko, err := neko.NewClient(srv.URL+"/nowhere", neko.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nekoIsSomethingElse := cdpAsNeko.Health(ctx)
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -40,10 +55,27 @@ func TestFor(t *testing.T) {
 		{"wrapped wrong password", fmt.Errorf("attach: %w", wrongPassword), Auth},
 		{"neko down", nekoDown, Unreachable},
 		{"chromium down", cdpDown, Unreachable},
+		{"not admin", notAdmin, Auth},
+		{"wrapped not admin", fmt.Errorf("control reset: %w", notAdmin), Auth},
+		{"neko where chromium should be", cdpIsNeko, Unreachable},
+		{"something else where neko should be", nekoIsSomethingElse, Unreachable},
 		{"anything else", errors.New("boom"), Failure},
 	} {
 		if got := For(tc.err); got != tc.want {
 			t.Errorf("%s (%v): exit %d, want %d", tc.name, tc.err, got, tc.want)
 		}
+	}
+}
+
+// The table is the one the README and --help print; codes are distinct and
+// in order.
+func TestTable(t *testing.T) {
+	for i, c := range Table() {
+		if c.Code != i || c.Meaning == "" {
+			t.Fatalf("row %d: %+v", i, c)
+		}
+	}
+	if Table()[Timeout].Code != 5 {
+		t.Fatal("the handoff timeout is not 5")
 	}
 }

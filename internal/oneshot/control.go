@@ -16,14 +16,24 @@ import (
 // browser for good, the "dead bot" codrive exists to prevent.
 
 func oneShot(ctx context.Context, o Login, f func(c *neko.Client) (string, error)) (string, error) {
+	return oneShotAs(ctx, o, "", f)
+}
+
+// oneShotAs is oneShot for an operation only an admin may do (what names
+// it): a login without admin rights is refused before anything is tried.
+func oneShotAs(ctx context.Context, o Login, admin string, f func(c *neko.Client) (string, error)) (string, error) {
 	c, err := o.client()
 	if err != nil {
 		return "", err
 	}
-	if _, err := c.Login(ctx, o.User, o.Password); err != nil {
+	login, err := c.Login(ctx, o.User, o.Password)
+	if err != nil {
 		return "", err
 	}
 	defer func() { _ = c.Logout(context.WithoutCancel(ctx)) }()
+	if admin != "" && !login.Profile.IsAdmin {
+		return "", fmt.Errorf("%s needs a neko admin login: %w", admin, neko.ErrNotAdmin)
+	}
 	return f(c)
 }
 
@@ -160,7 +170,7 @@ func Give(ctx context.Context, o Login, session string) (string, error) {
 // session, or, with session empty, clears it: the one-shot session itself
 // never keeps it.
 func Take(ctx context.Context, o Login, session string) (string, error) {
-	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+	return oneShotAs(ctx, o, "control take", func(c *neko.Client) (string, error) {
 		prev, _ := hostText(c, ctx)
 		if err := c.TakeControl(ctx); err != nil {
 			return "", err
@@ -206,7 +216,7 @@ func resolveOther(ctx context.Context, c *neko.Client, key string) (neko.Session
 // Reset clears the host (admin only), and restores a room lock left
 // by a codrive session that is gone (see roomlock.Orphan).
 func Reset(ctx context.Context, o Login) (string, error) {
-	return oneShot(ctx, o, func(c *neko.Client) (string, error) {
+	return oneShotAs(ctx, o, "control reset", func(c *neko.Client) (string, error) {
 		restored, err := roomlock.RestoreOrphan(ctx, c)
 		if err != nil {
 			return "", err

@@ -11,7 +11,9 @@ import (
 
 	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/hint"
 	"github.com/codrive/codrive/internal/roomlock"
+	"github.com/codrive/codrive/internal/sanitize"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -64,6 +66,8 @@ type SessionReport struct {
 	Host      bool   `json:"host"`
 	// Self marks the session the status command itself used.
 	Self bool `json:"self,omitempty"`
+	// Codrive marks another codrive session (same neko user): not a person.
+	Codrive bool `json:"codrive,omitempty"`
 }
 
 // CDPReport is the Chromium half of a Report.
@@ -75,6 +79,9 @@ type CDPReport struct {
 	Targets         []TargetReport `json:"targets"`
 	Page            *TargetReport  `json:"page"`
 	Error           string         `json:"error,omitempty"`
+	// Proxy: URL is the CDP proxy of the `codrive run` this status ran
+	// under (Chromium is behind it), not Chromium itself.
+	Proxy bool `json:"proxy,omitempty"`
 }
 
 // TargetReport is one DevTools target.
@@ -93,6 +100,12 @@ type StatusOptions struct {
 	// Target selects the tab to report on: a target id or URL substring;
 	// default the first page.
 	Target string
+	// ViaProxy: CDPURL is the CDP proxy of the `codrive run` this status
+	// runs under, with Chromium behind it.
+	ViaProxy bool
+	// Hints says how the command was configured, for the advice in the
+	// report's errors (hint.Explain).
+	Hints hint.Context
 }
 
 // CollectStatus asks both sides and reports. It never fails: what went wrong
@@ -101,10 +114,16 @@ type StatusOptions struct {
 func CollectStatus(ctx context.Context, o StatusOptions) Report {
 	r := Report{
 		Neko: NekoReport{URL: o.NekoURL, User: o.User, Sessions: []SessionReport{}},
-		CDP:  CDPReport{URL: o.CDPURL, Targets: []TargetReport{}},
+		CDP:  CDPReport{URL: o.CDPURL, Proxy: o.ViaProxy, Targets: []TargetReport{}},
 	}
-	nekoErr := collectNeko(ctx, o, &r.Neko)
-	cdpErr := collectCDP(ctx, o, &r.CDP)
+	nekoErr := hint.Explain(ctx, collectNeko(ctx, o, &r.Neko), o.Hints)
+	if nekoErr != nil {
+		r.Neko.Error = nekoErr.Error()
+	}
+	cdpErr := hint.Explain(ctx, collectCDP(ctx, o, &r.CDP), o.Hints)
+	if cdpErr != nil {
+		r.CDP.Error = cdpErr.Error()
+	}
 	switch {
 	case nekoErr != nil && errors.Is(nekoErr, neko.ErrUnreachable):
 		r.State, r.Reason = ReportUnreachable, nekoErr.Error()
@@ -175,6 +194,7 @@ func collectNeko(ctx context.Context, o StatusOptions, r *NekoReport) error {
 			ID: s.ID, Name: s.Profile.Name, Admin: s.Profile.IsAdmin,
 			Connected: s.State.IsConnected, Watching: s.State.IsWatching,
 			Host: r.Host != nil && r.Host.ID == s.ID, Self: s.ID == login.ID,
+			Codrive: s.ID != login.ID && s.Profile.Name == o.User,
 		})
 	}
 	sort.Slice(r.Sessions, func(i, j int) bool { return r.Sessions[i].ID < r.Sessions[j].ID })
@@ -206,19 +226,20 @@ func collectCDP(ctx context.Context, o StatusOptions, r *CDPReport) error {
 	return nil
 }
 
-// ExitCode maps a report to the process status: ready 0, degraded 1,
-// error 3 when neko refused the login (else 1), unreachable 4.
+// ExitCode maps a report to the process status: ready 0; neko or
+// Chromium not answering (or something else answering in their place) 4;
+// neko refusing the login, or a login without the admin rights needed, 3;
+// anything else degraded or wrong 1.
 func (r Report) ExitCode() int {
-	switch r.State {
-	case ReportReady:
+	switch {
+	case r.State == ReportReady:
 		return exitcode.OK
-	case ReportUnreachable:
+	case r.State == ReportUnreachable, !r.Neko.Reachable:
 		return exitcode.Unreachable
-	case ReportError:
-		if r.Neko.Reachable && r.Neko.Error != "" && !r.Neko.loggedIn() {
-			return exitcode.Auth
-		}
-		return exitcode.Failure
+	case r.State == ReportError && r.Neko.Error != "" && !r.Neko.loggedIn():
+		return exitcode.Auth
+	case r.State == ReportDegraded && !r.CDP.Reachable:
+		return exitcode.Unreachable
 	default:
 		return exitcode.Failure
 	}
@@ -238,7 +259,7 @@ func sessionName(room neko.Room, id string) string {
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "state:\t%s\n", r.State)
-	fmt.Fprintf(tw, "reason:\t%s\n", r.Reason)
+	fmt.Fprintf(tw, "reason:\t%s\n", sanitize.Text(r.Reason))
 	fmt.Fprintf(tw, "\n")
 	fmt.Fprintf(tw, "neko:\t%s\n", r.Neko.URL)
 	fmt.Fprintf(tw, "  reachable:\t%v\n", r.Neko.Reachable)
@@ -251,12 +272,12 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "  user:\t%s%s\n", r.Neko.User, admin)
 	if r.Neko.Error != "" {
-		fmt.Fprintf(tw, "  error:\t%s\n", r.Neko.Error)
+		fmt.Fprintf(tw, "  error:\t%s\n", sanitize.Text(r.Neko.Error))
 	}
 	if r.Neko.Protocol != "" {
 		host := "nobody"
 		if r.Neko.Host != nil {
-			host = who(r.Neko.Host.ID, r.Neko.Host.Name)
+			host = sanitize.Text(who(r.Neko.Host.ID, r.Neko.Host.Name))
 		}
 		fmt.Fprintf(tw, "  host:\t%s\n", host)
 		if s := r.Neko.Settings; s != nil {
@@ -281,28 +302,35 @@ func (r Report) WriteText(w io.Writer) error {
 			if s.Watching {
 				flags = append(flags, "watching")
 			}
+			if s.Codrive {
+				flags = append(flags, "codrive (not a person)")
+			}
 			if s.Self {
 				flags = append(flags, "this status check")
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\n", s.Name, s.ID, strings.Join(flags, ", "))
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", sanitize.Text(s.Name), sanitize.Text(s.ID), strings.Join(flags, ", "))
 		}
 	}
 	fmt.Fprintf(tw, "\n")
-	fmt.Fprintf(tw, "chromium:\t%s\n", r.CDP.URL)
+	if r.CDP.Proxy {
+		fmt.Fprintf(tw, "chromium:\tthrough codrive run's CDP proxy %s\n", sanitize.URL(r.CDP.URL))
+	} else {
+		fmt.Fprintf(tw, "chromium:\t%s\n", r.CDP.URL)
+	}
 	fmt.Fprintf(tw, "  reachable:\t%v\n", r.CDP.Reachable)
 	if r.CDP.Browser != "" {
 		fmt.Fprintf(tw, "  browser:\t%s (protocol %s)\n", r.CDP.Browser, r.CDP.ProtocolVersion)
 	}
 	if r.CDP.Error != "" {
-		fmt.Fprintf(tw, "  error:\t%s\n", r.CDP.Error)
+		fmt.Fprintf(tw, "  error:\t%s\n", sanitize.Text(r.CDP.Error))
 	}
 	if r.CDP.Page != nil {
-		fmt.Fprintf(tw, "  page:\t%s  %q (%s)\n", orDash(r.CDP.Page.URL), r.CDP.Page.Title, r.CDP.Page.ID)
+		fmt.Fprintf(tw, "  page:\t%s  %q (%s)\n", orDash(sanitize.URL(r.CDP.Page.URL)), r.CDP.Page.Title, sanitize.Text(r.CDP.Page.ID))
 	}
 	if len(r.CDP.Targets) > 0 {
 		fmt.Fprintf(tw, "  targets:\t%d\n", len(r.CDP.Targets))
 		for _, t := range r.CDP.Targets {
-			fmt.Fprintf(tw, "    %s\t%s\t%s\n", t.Type, t.ID, orDash(t.URL))
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", sanitize.Text(t.Type), sanitize.Text(t.ID), orDash(sanitize.URL(t.URL)))
 		}
 	}
 	return tw.Flush()

@@ -1,6 +1,8 @@
 // Package smoke is `codrive smoke`: the CI check of a neko + Chromium pair.
 // It runs every piece codrive depends on once, in order, times each, and
-// leaves the room as it found it: no host, the original settings.
+// leaves the room as it found it: no host, the original settings, and the
+// page people watch untouched (it navigates a background tab of its own and
+// closes it).
 package smoke
 
 import (
@@ -18,6 +20,8 @@ import (
 
 	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/sanitize"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -52,19 +56,46 @@ type Options struct {
 	Viewer bool
 }
 
-// Check is the outcome of one check.
+// Check is the outcome of one check. Its JSON gives the duration in
+// seconds (report.go).
 type Check struct {
-	Name     string        `json:"name"`
-	Result   string        `json:"result"`
-	Duration time.Duration `json:"duration"`
-	Detail   string        `json:"detail"`
+	Name     string
+	Result   string
+	Duration time.Duration
+	Detail   string
+	// Code is the exit code its failure maps to (exitcode.For), 0 unless
+	// it failed.
+	Code int
+	// Error: it failed because it could not finish (its time ran out), not
+	// because what it checked was wrong; JUnit reports it as an error.
+	Error bool
 }
 
 // Report is the outcome of a smoke run.
 type Report struct {
-	Checks   []Check       `json:"checks"`
-	Passed   bool          `json:"passed"`
-	Duration time.Duration `json:"duration"`
+	Checks   []Check
+	Passed   bool
+	Started  time.Time
+	Duration time.Duration
+}
+
+// ExitCode is the process status of the run: 0 when it passed; 4 when neko
+// or Chromium did not answer, 3 when neko refused the login or it was not
+// an admin's, 1 for any other failed check.
+func (r Report) ExitCode() int {
+	if r.Passed {
+		return exitcode.OK
+	}
+	code := exitcode.Failure
+	for _, c := range r.Checks {
+		switch {
+		case c.Code == exitcode.Unreachable:
+			return exitcode.Unreachable
+		case c.Code == exitcode.Auth:
+			code = exitcode.Auth
+		}
+	}
+	return code
 }
 
 // builtinPage is navigated to when no URL is given: it needs no network.
@@ -85,7 +116,9 @@ type run struct {
 	admin    bool
 	settings *neko.Settings
 	arb      *codrive.Session // neko side only: the checks attach to the page themselves
-	page     *cdp.Page
+	page     *cdp.Page        // the page people watch: read, never changed
+	pageURL  string           // its URL when smoke attached
+	tab      *ownTab          // smoke's own background tab, for navigating
 	failed   map[string]bool
 }
 
@@ -99,7 +132,7 @@ const (
 	CheckControl   = "control round trip"
 	CheckCDP       = "cdp version"
 	CheckAttach    = "attach to page"
-	CheckNavigate  = "navigate and read title"
+	CheckNavigate  = "navigate and read title" // in smoke's own tab
 	CheckShot      = "cdp screenshot"
 	CheckCast      = "neko screencast"
 	CheckHandoff   = "handoff to a person"
@@ -122,7 +155,7 @@ func Run(ctx context.Context, o Options) Report {
 	}
 	r := &run{o: o, failed: map[string]bool{}}
 	start := time.Now()
-	var rep Report
+	rep := Report{Started: start}
 	checks := []struct {
 		name  string
 		needs []string
@@ -179,6 +212,8 @@ func (r *run) one(ctx context.Context, name string, needs []string, f func(conte
 		c.Result, c.Detail = Skip, s.reason
 	case err != nil:
 		c.Result, c.Detail = Fail, oneLine(err.Error())
+		c.Code = exitcode.For(err)
+		c.Error = cctx.Err() != nil && ctx.Err() == nil
 		r.failed[name] = true
 	default:
 		c.Result = Pass
@@ -207,7 +242,7 @@ func (r *run) login(ctx context.Context) (string, error) {
 	}
 	r.admin = login.Profile.IsAdmin
 	if !r.admin {
-		return "", fmt.Errorf("logged in as %s, but not as an admin: settings and cleanup checks need the admin password", login.ID)
+		return "", fmt.Errorf("logged in as %s, but not as an admin: settings and cleanup checks need the admin password (--password-file or $CODRIVE_NEKO_PASSWORD): %w", login.ID, neko.ErrNotAdmin)
 	}
 	return "session " + login.ID, nil
 }
@@ -291,15 +326,22 @@ func (r *run) attach(ctx context.Context) (string, error) {
 		return "", err
 	}
 	r.page = p
-	return p.String() + " (" + orBlank(p.Info().URL) + ")", nil
+	r.pageURL = p.Info().URL
+	return p.String() + " (" + orBlank(sanitize.URL(r.pageURL)) + ")", nil
 }
 
-// navigate drives the page the way automation should: only through the
-// arbiter's gate, i.e. while codrive hosts.
+// navigate drives a page the way automation should: only through the
+// arbiter's gate, i.e. while codrive hosts. The page is smoke's own
+// background tab: the one people watch is left alone.
 func (r *run) navigate(ctx context.Context) (string, error) {
+	tab, err := openTab(ctx, r.page)
+	if err != nil {
+		return "", err
+	}
+	r.tab = tab
 	var title string
-	err := r.arb.Do(ctx, func(context.Context) error {
-		actx, cancel := context.WithTimeout(r.page.Context(), r.o.CheckTimeout)
+	err = r.arb.Do(ctx, func(context.Context) error {
+		actx, cancel := context.WithTimeout(tab.ctx, r.o.CheckTimeout)
 		defer cancel()
 		if err := chromedp.Do(actx, chromedp.Navigate(r.o.URL)); err != nil {
 			return err
@@ -314,7 +356,7 @@ func (r *run) navigate(ctx context.Context) (string, error) {
 	if r.o.URL == builtinPage && title != builtinTitle {
 		return "", fmt.Errorf("title %q, want %q", title, builtinTitle)
 	}
-	return fmt.Sprintf("title %q", title), nil
+	return fmt.Sprintf("title %q, in its own tab", title), nil
 }
 
 func (r *run) screenshot(ctx context.Context) (string, error) {
@@ -376,7 +418,9 @@ func (r *run) handoff(ctx context.Context) (string, error) {
 	// the person may see them in either order.
 	var told, free bool
 	if _, err := neko.Await(ctx, events, func(ev neko.Event) bool {
-		told = told || ev.Name == neko.EventSendBroadcast
+		if b, ok := ev.Payload.(*neko.SendBroadcast); ok && b.Subject == "codrive" {
+			told = true
+		}
 		free = free || neko.HostIs("")(ev)
 		return told && free
 	}); err != nil {
@@ -402,7 +446,8 @@ func (r *run) handoff(ctx context.Context) (string, error) {
 	return "automation yielded, the person hosted and released, automation reclaimed", nil
 }
 
-// cleanup lets go of everything and checks the room is as it was found.
+// cleanup lets go of everything and checks the room and the watched page
+// are as they were found.
 func (r *run) cleanup(ctx context.Context) (string, error) {
 	var errs []error
 	if r.arb != nil {
@@ -410,7 +455,15 @@ func (r *run) cleanup(ctx context.Context) (string, error) {
 			errs = append(errs, err)
 		}
 	}
+	if r.tab != nil {
+		if err := r.tab.close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if r.page != nil {
+		if err := r.checkPage(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		if err := r.page.Detach(); err != nil {
 			errs = append(errs, err)
 		}
@@ -440,7 +493,7 @@ func (r *run) cleanup(ctx context.Context) (string, error) {
 	if err := errors.Join(errs...); err != nil {
 		return "", err
 	}
-	return "no codrive host left, settings as found", nil
+	return "no codrive host left, settings as found, the watched page untouched", nil
 }
 
 // sameSettings compares what codrive may change or a person would notice;

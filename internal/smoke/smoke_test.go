@@ -3,11 +3,17 @@ package smoke
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/codrive/codrive/cdp"
 	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
@@ -50,7 +56,7 @@ func TestSmokePassesAgainstNekotestAndChromium(t *testing.T) {
 			t.Errorf("%s: %s (%s)", ch.Name, ch.Result, ch.Detail)
 		}
 	}
-	if got := results(r)[CheckNavigate].Detail; got != `title "codrive smoke"` {
+	if got := results(r)[CheckNavigate].Detail; got != `title "codrive smoke", in its own tab` {
 		t.Errorf("navigate detail %q", got)
 	}
 	if !strings.Contains(table.String(), "smoke PASSED: 13 passed, 0 failed, 0 skipped") {
@@ -144,4 +150,88 @@ func TestSmokeReportsFailures(t *testing.T) {
 			t.Error("a failed smoke left a host")
 		}
 	})
+}
+
+// Issue 12 items 8 and 10: smoke navigated the tab people watch (the room
+// then showed its data: page); its JSON durations were nanoseconds and its
+// JUnit had no timestamp or errors.
+func TestSmokeLeavesTheWatchedPageAlone(t *testing.T) {
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<!doctype html><title>the page people watch</title>")
+	}))
+	defer page.Close()
+	c := cdptest.StartT(t, cdptest.Options{URL: page.URL + "/watched"})
+	srv := nekotest.NewServer(nekotest.Options{})
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	before, err := cdp.ListTargets(ctx, c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := Run(ctx, opts(srv, c))
+	if !r.Passed {
+		t.Fatalf("smoke failed: %+v", r.Checks)
+	}
+	after, err := cdp.ListTargets(ctx, c.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := func(ts []cdp.Target) []string {
+		var out []string
+		for _, tg := range cdp.Pages(ts) {
+			out = append(out, tg.ID+" "+tg.URL)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if !slices.Equal(pages(before), pages(after)) {
+		t.Fatalf("pages before smoke %v, after %v", pages(before), pages(after))
+	}
+	if !slices.ContainsFunc(after, func(tg cdp.Target) bool { return tg.URL == page.URL+"/watched" }) {
+		t.Fatalf("the watched page moved: %v", pages(after))
+	}
+
+	var js bytes.Buffer
+	if err := r.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Seconds *float64 `json:"seconds"`
+		Started string   `json:"started"`
+		Checks  []struct {
+			Seconds  *float64 `json:"seconds"`
+			Duration any      `json:"duration"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &doc); err != nil || doc.Seconds == nil || *doc.Seconds <= 0 || *doc.Seconds > 120 || doc.Started == "" {
+		t.Fatalf("JSON: %v\n%s", err, js.String())
+	}
+	for _, ch := range doc.Checks {
+		if ch.Seconds == nil || *ch.Seconds > 60 || ch.Duration != nil {
+			t.Fatalf("a check's duration is not in seconds:\n%s", js.String())
+		}
+	}
+
+	var junit bytes.Buffer
+	if err := r.WriteJUnit(&junit); err != nil {
+		t.Fatal(err)
+	}
+	var parsed struct {
+		Suites []struct {
+			Timestamp string `xml:"timestamp,attr"`
+			Errors    *int   `xml:"errors,attr"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(junit.Bytes(), &parsed); err != nil || len(parsed.Suites) != 1 {
+		t.Fatalf("JUnit: %v\n%s", err, junit.String())
+	}
+	s := parsed.Suites[0]
+	if ts, err := time.Parse("2006-01-02T15:04:05", s.Timestamp); err != nil || ts.Sub(r.Started.UTC().Truncate(time.Second)).Abs() > time.Second {
+		t.Errorf("JUnit timestamp %q (%v), started %v", s.Timestamp, err, r.Started)
+	}
+	if s.Errors == nil || *s.Errors != 0 {
+		t.Errorf("JUnit errors attribute: %v\n%s", s.Errors, junit.String())
+	}
 }
