@@ -115,14 +115,27 @@ func redact(raw string) string {
 //	    tokenFile: checkout.token     # optional: this room's; relative to the file
 //	  - name: search
 //	    url: http://10.0.0.6:8081
+//
+// token_file is read as tokenFile too: both spellings are common in YAML,
+// and a file that gives both for one room is refused.
 type File struct {
 	// TokenFile is the token file of the rooms that name none.
-	TokenFile string `yaml:"tokenFile"`
-	Rooms     []struct {
-		Name      string `yaml:"name"`
-		URL       string `yaml:"url"`
-		TokenFile string `yaml:"tokenFile"`
+	TokenFile      string `yaml:"tokenFile"`
+	TokenFileSnake string `yaml:"token_file"`
+	Rooms          []struct {
+		Name           string `yaml:"name"`
+		URL            string `yaml:"url"`
+		TokenFile      string `yaml:"tokenFile"`
+		TokenFileSnake string `yaml:"token_file"`
 	} `yaml:"rooms"`
+}
+
+// oneTokenFile is the token file given as tokenFile or token_file.
+func oneTokenFile(camel, snake string) (string, error) {
+	if camel != "" && snake != "" {
+		return "", errors.New("tokenFile and token_file both given: keep one")
+	}
+	return camel + snake, nil
 }
 
 // LoadFile reads a rooms file. Unknown keys are refused (a misspelt
@@ -149,11 +162,19 @@ func LoadFile(path string) ([]Room, error) {
 		}
 		return filepath.Join(dir, p)
 	}
+	all, err := oneTokenFile(f.TokenFile, f.TokenFileSnake)
+	if err != nil {
+		return nil, fmt.Errorf("rooms file %s: %w", path, err)
+	}
 	rooms := make([]Room, 0, len(f.Rooms))
 	for i, e := range f.Rooms {
-		r := Room{Name: strings.TrimSpace(e.Name), URL: strings.TrimSpace(e.URL), TokenFile: rel(e.TokenFile)}
+		own, err := oneTokenFile(e.TokenFile, e.TokenFileSnake)
+		if err != nil {
+			return nil, fmt.Errorf("rooms file %s, entry %d: %w", path, i+1, err)
+		}
+		r := Room{Name: strings.TrimSpace(e.Name), URL: strings.TrimSpace(e.URL), TokenFile: rel(own)}
 		if r.TokenFile == "" {
-			r.TokenFile = rel(f.TokenFile)
+			r.TokenFile = rel(all)
 		}
 		if err := r.check(); err != nil {
 			return nil, fmt.Errorf("rooms file %s, entry %d: %w", path, i+1, err)

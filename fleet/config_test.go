@@ -89,8 +89,20 @@ rooms:
 		t.Fatalf("tokens not read: %+v", rooms)
 	}
 
+	// token_file is tokenFile's other spelling.
+	path = write(t, dir, "snake.yaml", "token_file: all.token\nrooms:\n  - name: a\n    url: http://a:1\n    token_file: checkout.token\n  - name: b\n    url: http://b:1\n")
+	rooms, err = fleet.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rooms[0].TokenFile != filepath.Join(dir, "checkout.token") || rooms[1].TokenFile != filepath.Join(dir, "all.token") {
+		t.Fatalf("token_file: %+v", rooms)
+	}
+
 	for _, c := range []struct{ yaml, says string }{
 		{"", "empty"},
+		{"rooms:\n  - name: a\n    url: http://a:1\n    tokenFile: x\n    token_file: y", "entry 1: tokenFile and token_file both given"},
+		{"tokenFile: x\ntoken_file: y\nrooms:\n  - name: a\n    url: http://a:1", "both given"},
 		{"rooms: []", "no rooms"},
 		{"rooms:\n  - name: a\n    url: http://a:1\n    tokenfile: x", "field tokenfile not found"},
 		{"rooms:\n  - name: a\n    url: nonsense", "entry 1"},

@@ -32,7 +32,7 @@ neither flag is given. The rooms file:
    rooms:
      - name: checkout
        url: http://10.0.0.5:8081
-       tokenFile: checkout.token        # optional; relative to the rooms file
+       tokenFile: checkout.token        # optional (or token_file); relative to the rooms file
      - name: search
        url: http://10.0.0.6:8081
 

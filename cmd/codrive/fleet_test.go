@@ -17,18 +17,24 @@ import (
 )
 
 // Without a terminal the fleet prints a line per change; --json prints
-// the rooms' events with their room. SIGTERM ends both with 0.
+// the rooms' events with their room. The rooms come from --room or from
+// $CODRIVE_FLEET_ROOMS. SIGTERM ends both with 0.
 func TestFleetPlainAndJSON(t *testing.T) {
 	t.Parallel()
 	rooms := fleettest.Start(t, fleettest.Options{Bin: binary(t), Chromium: sharedChromium(t), Names: []string{"solo"}})
 	refused := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	for _, mode := range []string{"plain", "json"} {
 		t.Run(mode, func(t *testing.T) {
+			// plain: the rooms from --room, which win over the variable
+			// (here one that would not parse); json: from the variable.
 			args := []string{"fleet", "--room", "solo=" + rooms[0].URL, "--room", "down=" + refused}
+			env := append(cleanEnv(), "CODRIVE_FLEET_ROOMS=not a room")
 			if mode == "json" {
-				args = append(args, "--json")
+				args = []string{"fleet", "--json"}
+				env = append(cleanEnv(), "CODRIVE_FLEET_ROOMS=solo="+rooms[0].URL+", down="+refused)
 			}
 			cmd := exec.Command(binary(t), args...)
+			cmd.Env = env
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
