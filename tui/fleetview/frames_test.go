@@ -74,7 +74,7 @@ func scene(n int) ([]fleet.Room, []fleet.Update) {
 }
 
 // newScene is a view over scene(n), sized w x h.
-func newScene(t *testing.T, n, w, h int) *Model {
+func newScene(t testing.TB, n, w, h int) *Model {
 	t.Helper()
 	rooms, ups := scene(n)
 	m := New(context.Background(), fleet.New(rooms, fleet.Options{}), Options{Now: func() time.Time { return t0 }, Tick: -1, Renderer: asciiRenderer()})
