@@ -9,6 +9,8 @@ BENCHTIME ?= 1s
 PROXYBENCH ?=
 # Flags for the person's handoff on real neko (go run ./bench/person -h).
 PERSONBENCH ?=
+# Flags for codrive fleet's idle CPU with 100 fake rooms (go run ./bench/fleet -h).
+FLEETBENCH ?=
 # make image: the tag, and the tool that builds it (docker, or podman).
 IMAGE ?= codrive:dev
 DOCKER ?= docker
@@ -44,11 +46,13 @@ test-neko: neko
 ## bench: every benchmark once, time-boxed; then the real codrive attach --listen
 ## against a direct connection, a byte relay and cdpproxy alone (bench/proxy);
 ## then a handoff as a person's WebRTC viewer experiences it, codrive beside
-## neko alone, on real neko (bench/person; one line and skipped without it)
+## neko alone, on real neko (bench/person; one line and skipped without it);
+## then codrive fleet's CPU while 100 fake rooms are idle (bench/fleet)
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 9m ./...
 	$(GO) run ./bench/proxy $(PROXYBENCH)
 	$(GO) run ./bench/person $(PERSONBENCH)
+	$(GO) run ./bench/fleet $(FLEETBENCH)
 
 ## lint: gofmt must have nothing to say, and go vet must pass
 lint:

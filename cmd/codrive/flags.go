@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/codrive/codrive/cdp"
+	"github.com/codrive/codrive/fleet"
 	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/internal/hint"
 	"github.com/codrive/codrive/neko"
@@ -35,6 +36,10 @@ const (
 	envWaitTimeout  = "CODRIVE_WAIT_TIMEOUT"
 	envHTTP         = "CODRIVE_HTTP"
 	envHTTPToken    = "CODRIVE_HTTP_TOKEN"
+	// codrive fleet's: its rooms, their file and their default token file.
+	envFleetRooms     = fleet.EnvRooms
+	envFleetFile      = "CODRIVE_FLEET_FILE"
+	envFleetTokenFile = "CODRIVE_FLEET_TOKEN_FILE"
 	// Set by `codrive run` for its script, and only by it.
 	envScriptURL = "CODRIVE_CDP_URL"
 	envScriptWS  = "CODRIVE_CDP_WS"
@@ -65,6 +70,9 @@ func envVars() []envVar {
 		{envWaitTimeout, "--wait-timeout", "attach: how long to wait for Chromium and neko at start (0: for ever)"},
 		{envHTTP, "--http", "attach, healthcheck: the operators' address (probes, metrics, state, events, actions)"},
 		{envHTTPToken, "--http-token", "attach: the token /codrive/* on --http requires (default: the proxy's)"},
+		{envFleetRooms, "--room", "fleet: the rooms, NAME=URL entries separated by commas or spaces, when neither --room nor --rooms is given"},
+		{envFleetFile, "--rooms", "fleet: a YAML file of rooms (name, url, tokenFile)"},
+		{envFleetTokenFile, "--token-file", "fleet: the token file of the rooms that name none"},
 		{envScriptURL, "", "set by `codrive run` for its script: the proxy's http URL. Read as --cdp only for one more release, with a warning: use " + envChromium},
 		{envScriptWS, "", "set by `codrive run` for its script: the browser WebSocket URL through the proxy"},
 		{envRun, "", "set by `codrive run` for its script: a codrive started by the script knows " + envScriptURL + " is the proxy"},
@@ -120,9 +128,10 @@ func (st *appState) validateGlobal(c *cli.Context) error {
 		return cli.Exit(err.Error(), exitcode.Usage)
 	}
 	switch c.Args().First() {
-	case "version", "completion", "help", "h", "demo":
-		// They reach neither neko nor Chromium: the environment for those
-		// must not stop them.
+	case "version", "completion", "help", "h", "demo", "fleet":
+		// They reach neither neko nor Chromium (fleet reaches codrives'
+		// operator listeners only): the environment for those must not
+		// stop them.
 		return nil
 	}
 	// A malformed address is a usage error, not an unreachable server.

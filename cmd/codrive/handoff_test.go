@@ -20,7 +20,7 @@ func (p *attachProc) proxyURL(t *testing.T) string {
 	t.Helper()
 	// attach prints the announcement before its first event line.
 	p.until(t, "the first line", func(codrive.Event) bool { return true })
-	m := regexp.MustCompile(`CDP proxy on (http://127\.0\.0\.1:\d+)`).FindStringSubmatch(p.stderr.String())
+	m := p.stderr.waitFor(regexp.MustCompile(`CDP proxy on (http://127\.0\.0\.1:\d+)`), testTimeout)
 	if m == nil {
 		t.Fatalf("no proxy announced: %s", p.stderr.String())
 	}

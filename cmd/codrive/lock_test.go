@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -30,12 +31,44 @@ type attachProc struct {
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// wrote is closed at the next Write (waitFor's wake-up); nil while
+	// nobody waits.
+	wrote chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.wrote != nil {
+		close(s.wrote)
+		s.wrote = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitFor returns re's first match in what was written, waiting for more
+// writes up to d: a process's stderr is copied by a goroutine of its own,
+// so a line on stdout may be read before an earlier one on stderr.
+func (s *syncBuffer) waitFor(re *regexp.Regexp, d time.Duration) []string {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		m := re.FindStringSubmatch(s.b.String())
+		if m == nil && s.wrote == nil {
+			s.wrote = make(chan struct{})
+		}
+		wrote := s.wrote
+		s.mu.Unlock()
+		if m != nil {
+			return m
+		}
+		select {
+		case <-wrote:
+		case <-deadline.C:
+			return nil
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {

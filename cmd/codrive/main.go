@@ -108,6 +108,7 @@ func newApp(stdout, stderr io.Writer, st *appState) *cli.App {
 			statusCommand(st),
 			controlCommand(st),
 			tuiCommand(st),
+			fleetCommand(st),
 			waitCommand(st),
 			smokeCommand(st),
 			runCommand(st),
