@@ -38,8 +38,8 @@ func RepoRoot(t testing.TB) string {
 
 // NekoSource is neko v3.1.5's source and image files (server/, apps/,
 // image-config.yml), found as scripts/build-neko.sh finds them: $NEKO_SOURCE,
-// ../shared/third_party/neko beside the repository, or beside the main
-// work tree of a git worktree. Without them the test is skipped, or fails
+// ../shared/third_party/neko beside the repository, beside the main work
+// tree of a git worktree, or beside the local repository it was cloned from. Without them the test is skipped, or fails
 // under CI=true, where they must be.
 func NekoSource(t testing.TB) string {
 	t.Helper()
@@ -49,6 +49,13 @@ func NekoSource(t testing.TB) string {
 		common := strings.TrimSpace(string(out))
 		if filepath.Base(common) == ".git" {
 			cands = append(cands, filepath.Join(filepath.Dir(common), "..", "shared", "third_party", "neko"))
+		}
+	}
+	// A clone of a local repository (CI clones main): beside its origin.
+	if out, err := exec.Command("git", "-C", root, "config", "--get", "remote.origin.url").Output(); err == nil {
+		origin := strings.TrimPrefix(strings.TrimSpace(string(out)), "file://")
+		if fi, err := os.Stat(origin); err == nil && fi.IsDir() {
+			cands = append(cands, filepath.Join(origin, "..", "shared", "third_party", "neko"))
 		}
 	}
 	for _, c := range cands {
