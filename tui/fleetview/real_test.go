@@ -122,7 +122,9 @@ func TestRealRooms(t *testing.T) {
 
 	handoff := make(chan error, 1)
 	go func() { handoff <- f.Backend(2).Handoff(ctx, "solve the captcha") }()
-	frame("charlie-handoff", []string{"‼1 handoff waiting", "‼ charlie", "solve the captcha"})
+	// The handoff shows first while automation still hosts, then codrive
+	// lets go and the room waits, free, for a person: the settled screen.
+	frame("charlie-handoff", []string{"‼1 handoff waiting", "‼ charlie free/handoff", "solve the captcha"})
 	bob := rooms[2].Person(t, "bob")
 	if err := bob.RequestControl(); err != nil {
 		t.Fatal(err)
