@@ -21,6 +21,7 @@ import (
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/internal/oneshot"
+	"github.com/codrive/codrive/internal/proctest"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -636,14 +637,14 @@ func TestControlGivePicksTheSessionThatStays(t *testing.T) {
 type lineProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	lines  chan string
+	out    *proctest.Lines
 	errOut syncBuffer
 }
 
 // startLines starts cmd (killed at cleanup) and reads its stdout.
 func startLines(t *testing.T, cmd *exec.Cmd) *lineProc {
 	t.Helper()
-	p := &lineProc{t: t, cmd: cmd, lines: make(chan string, 256)}
+	p := &lineProc{t: t, cmd: cmd}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -653,37 +654,14 @@ func startLines(t *testing.T, cmd *exec.Cmd) *lineProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	go func() {
-		defer close(p.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.lines <- sc.Text()
-		}
-	}()
+	p.out = proctest.Read(stdout)
 	return p
 }
 
-// expect skips lines until one holds every part, and returns it.
+// expect returns the next line that holds every part.
 func (p *lineProc) expect(parts ...string) string {
 	p.t.Helper()
-	deadline := time.After(testTimeout)
-	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				p.t.Fatalf("codrive ended before a line with %q; stderr:\n%s", parts, p.errOut.String())
-			}
-			all := true
-			for _, part := range parts {
-				all = all && strings.Contains(line, part)
-			}
-			if all {
-				return line
-			}
-		case <-deadline:
-			p.t.Fatalf("no line with %q", parts)
-		}
-	}
+	return p.out.Next(p.t, testTimeout, parts...)
 }
 
 // stop sends sig and waits for a clean exit.

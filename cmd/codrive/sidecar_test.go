@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -10,81 +9,18 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/proctest"
 	"github.com/codrive/codrive/neko/nekotest"
 )
 
 // sidecarTimeout bounds the sidecar tests' waits: the peers start 5s in.
 const sidecarTimeout = 60 * time.Second
-
-// stderrLines collects a process's stderr and lets a test wait for a line.
-type stderrLines struct {
-	mu      sync.Mutex
-	lines   []string
-	changed chan struct{}
-	done    bool
-}
-
-func readLines(r io.Reader) *stderrLines {
-	l := &stderrLines{changed: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l.add(sc.Text(), false)
-		}
-		l.add("", true)
-	}()
-	return l
-}
-
-func (l *stderrLines) add(line string, done bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if done {
-		l.done = true
-	} else {
-		l.lines = append(l.lines, line)
-	}
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *stderrLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
-// wait returns the first line matching re's first group, or fails.
-func (l *stderrLines) wait(t *testing.T, what string, re *regexp.Regexp) []string {
-	t.Helper()
-	deadline := time.After(sidecarTimeout)
-	for {
-		l.mu.Lock()
-		for _, line := range l.lines {
-			if m := re.FindStringSubmatch(line); m != nil {
-				l.mu.Unlock()
-				return m
-			}
-		}
-		changed, done := l.changed, l.done
-		l.mu.Unlock()
-		if done {
-			t.Fatalf("codrive exited before %s; stderr:\n%s", what, l)
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("no %s within %v; stderr:\n%s", what, sidecarTimeout, l)
-		}
-	}
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -155,9 +91,9 @@ func TestAttachSidecarStartsBeforeItsPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	lines := readLines(stderr)
-	base := "http://" + lines.wait(t, "the --http address", regexp.MustCompile(`operator endpoints on http://(\S+)`))[1]
-	lines.wait(t, "a progress line about Chromium", regexp.MustCompile(`waiting for chromium at http://127\.0\.0\.1:`+strconv.Itoa(cdpPort)+`: .*connection refused.*\(try 1,`))
+	lines := proctest.Read(stderr)
+	base := "http://" + lines.Wait(t, sidecarTimeout, "the --http address", regexp.MustCompile(`operator endpoints on http://(\S+)`))[1]
+	lines.Wait(t, sidecarTimeout, "a progress line about Chromium", regexp.MustCompile(`waiting for chromium at http://127\.0\.0\.1:`+strconv.Itoa(cdpPort)+`: .*connection refused.*\(try 1,`))
 
 	if code, body := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("healthz while waiting: %d %s", code, body)
@@ -194,7 +130,7 @@ func TestAttachSidecarStartsBeforeItsPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	pollUntil(t, "ready", base+"/readyz", func(code int, body string) bool { return code == 200 })
-	lines.wait(t, "a progress line about neko", regexp.MustCompile(`waiting for neko at `+regexp.QuoteMeta(srv.URL)))
+	lines.Wait(t, sidecarTimeout, "a progress line about neko", regexp.MustCompile(`waiting for neko at `+regexp.QuoteMeta(srv.URL)))
 	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "\ncodrive_ready 1\n") {
 		t.Fatalf("metrics once ready: %d\n%s", code, body)
 	}
@@ -238,8 +174,8 @@ func TestAttachSIGTERMWhileWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	lines := readLines(stderr)
-	lines.wait(t, "a progress line", regexp.MustCompile(`waiting for chromium`))
+	lines := proctest.Read(stderr)
+	lines.Wait(t, sidecarTimeout, "a progress line", regexp.MustCompile(`waiting for chromium`))
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -5,22 +5,20 @@
 package fleettest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/fleet"
+	"github.com/codrive/codrive/internal/proctest"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -93,7 +91,7 @@ type Room struct {
 	bin    string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	output *lines
+	output *proctest.Lines
 }
 
 // Start starts one room per name and returns once each listener is
@@ -129,11 +127,11 @@ func (r *Room) start(addr string) {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	out := readLines(stderr)
+	out := proctest.Read(stderr)
 	r.mu.Lock()
 	r.cmd, r.output = cmd, out
 	r.mu.Unlock()
-	m := out.wait(r.t, r.Name+"'s operator address", listening)
+	m := out.Wait(r.t, Timeout, r.Name+"'s operator address", listening)
 	r.Addr, r.URL = m[1], "http://"+m[1]
 }
 
@@ -229,66 +227,4 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// lines collects a process's output and lets a test wait for a line.
-type lines struct {
-	mu      sync.Mutex
-	all     []string
-	changed chan struct{}
-	done    bool
-}
-
-func readLines(r io.Reader) *lines {
-	l := &lines{changed: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			l.add(sc.Text(), false)
-		}
-		l.add("", true)
-	}()
-	return l
-}
-
-func (l *lines) add(line string, done bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if done {
-		l.done = true
-	} else {
-		l.all = append(l.all, line)
-	}
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.all, "\n")
-}
-
-func (l *lines) wait(t testing.TB, what string, re *regexp.Regexp) []string {
-	t.Helper()
-	deadline := time.After(Timeout)
-	for {
-		l.mu.Lock()
-		for _, line := range l.all {
-			if m := re.FindStringSubmatch(line); m != nil {
-				l.mu.Unlock()
-				return m
-			}
-		}
-		changed, done := l.changed, l.done
-		l.mu.Unlock()
-		if done {
-			t.Fatalf("codrive exited before %s:\n%s", what, l)
-		}
-		select {
-		case <-changed:
-		case <-deadline:
-			t.Fatalf("no %s within %v:\n%s", what, Timeout, l)
-		}
-	}
 }
