@@ -20,21 +20,11 @@ import (
 
 // shared is the one Chromium the package's tests share (each test works in
 // its own tab); tests that kill Chromium start their own.
-var shared struct {
-	c   *cdptest.Chromium
-	err error
-}
+var shared cdptest.Shared
 
 func TestMain(m *testing.M) {
-	if cdptest.Available() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		shared.c, shared.err = cdptest.Start(ctx, cdptest.Options{})
-		cancel()
-	}
 	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
+	shared.Close()
 	if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		t.CloseIdleConnections() // chromedp's remote allocator uses the default client
 	}
@@ -51,11 +41,7 @@ func TestMain(m *testing.M) {
 // there is none.
 func chromium(t testing.TB) *cdptest.Chromium {
 	t.Helper()
-	cdptest.Require(t)
-	if shared.err != nil {
-		t.Fatalf("shared chromium: %v", shared.err)
-	}
-	return shared.c
+	return shared.Get(t)
 }
 
 // listen starts a proxy in front of c and closes it on cleanup.

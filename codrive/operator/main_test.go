@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,17 +23,11 @@ import (
 
 const testTimeout = 30 * time.Second
 
-var shared struct {
-	once sync.Once
-	c    *cdptest.Chromium
-	err  error
-}
+var shared cdptest.Shared
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
+	shared.Close()
 	if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		t.CloseIdleConnections()
 	}
@@ -51,16 +44,7 @@ func TestMain(m *testing.M) {
 // its own.
 func chromium(t *testing.T) *cdptest.Chromium {
 	t.Helper()
-	cdptest.Require(t)
-	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		shared.c, shared.err = cdptest.Start(ctx, cdptest.Options{})
-	})
-	if shared.err != nil {
-		t.Fatalf("chromium: %v", shared.err)
-	}
-	return shared.c
+	return shared.Get(t)
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -22,10 +22,7 @@ var update = flag.Bool("update", false, "re-record the representative report, pa
 // shared is the one Chromium the package's tests share, each in a tab of
 // its own; set in TestMain, only read after. Its window is the size the
 // report's picture is taken at.
-var shared struct {
-	c   *cdptest.Chromium
-	err error
-}
+var shared = cdptest.Shared{Options: cdptest.Options{ExtraFlags: []string{"--window-size=1280,800", "--hide-scrollbars"}}}
 
 var (
 	tmpDir  string
@@ -46,15 +43,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmpDir)
-	if cdptest.Available() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		shared.c, shared.err = cdptest.Start(ctx, cdptest.Options{ExtraFlags: []string{"--window-size=1280,800", "--hide-scrollbars"}})
-		cancel()
-	}
 	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
+	shared.Close()
 	if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		t.CloseIdleConnections() // chromedp's remote allocator uses the default client
 	}
@@ -71,11 +61,7 @@ func run(m *testing.M) int {
 // when there is none.
 func chromium(tb testing.TB) *cdptest.Chromium {
 	tb.Helper()
-	cdptest.Require(tb)
-	if shared.err != nil {
-		tb.Fatalf("shared chromium: %v", shared.err)
-	}
-	return shared.c
+	return shared.Get(tb)
 }
 
 // codriveBin builds cmd/codrive once. The timeline tests drive the real

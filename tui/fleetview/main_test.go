@@ -1,12 +1,9 @@
 package fleetview
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -14,17 +11,11 @@ import (
 	"github.com/codrive/codrive/internal/fleettest"
 )
 
-var shared struct {
-	once sync.Once
-	c    *cdptest.Chromium
-	err  error
-}
+var shared cdptest.Shared
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.c != nil {
-		shared.c.Close()
-	}
+	shared.Close()
 	fleettest.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(
@@ -41,14 +32,5 @@ func TestMain(m *testing.M) {
 
 func chromium(t *testing.T) *cdptest.Chromium {
 	t.Helper()
-	cdptest.Require(t)
-	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		shared.c, shared.err = cdptest.Start(ctx, cdptest.Options{})
-	})
-	if shared.err != nil {
-		t.Fatal(shared.err)
-	}
-	return shared.c
+	return shared.Get(t)
 }
