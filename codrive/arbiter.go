@@ -153,9 +153,14 @@ func (a *arbiter) loop(nekoEvents <-chan neko.Event) {
 	}
 }
 
-// apply runs one input through the rule and carries out its effects.
+// apply runs one input through the rule and carries out its effects. The
+// new status and tally are published first: a caller whose call the step
+// answers, or who reads an event it emits, then finds Status and Stats
+// already saying so.
 func (a *arbiter) apply(in input) {
-	for _, e := range a.rule.step(time.Now(), in) {
+	effs := a.rule.step(time.Now(), in)
+	a.publish(a.rule.status(), a.rule.tally)
+	for _, e := range effs {
 		switch e := e.(type) {
 		case effREST:
 			a.ops.Add(1)
@@ -199,7 +204,6 @@ func (a *arbiter) apply(in input) {
 			}()
 		}
 	}
-	a.publish(a.rule.status(), a.rule.tally)
 }
 
 // post hands an input to the loop unless it has ended.
