@@ -157,3 +157,49 @@ func wrapErr(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// --- Derived state ---------------------------------------------------------
+
+func (r *rule) state() State {
+	switch {
+	case !r.connected:
+		return StateDisconnected
+	case r.host == "":
+		return StateFree
+	case r.host == r.self:
+		return StateAutomation
+	case r.isCodrive(r.host):
+		return StateCodrive
+	}
+	return StateHuman
+}
+
+// deadHost: the host is a session neko says is not connected.
+func (r *rule) deadHost() bool {
+	s, ok := r.sessions[r.host]
+	return ok && !s.Connected
+}
+
+// wantsHost: automation wants to host now.
+func (r *rule) wantsHost() bool {
+	return r.want && !r.paused && r.handoff == nil && !r.closing && !r.ended
+}
+
+func (r *rule) gate() Gate {
+	st := r.state()
+	switch {
+	case r.closing || r.ended:
+		return GateClosed
+	case r.handoff != nil:
+		return GateHandoff
+	case r.paused:
+		return GatePaused
+	case st == StateAutomation && (r.yield != nil || r.opInFlight(opGive)):
+		return GateYielding
+	case st == StateAutomation && r.expect != nil:
+		return GateWaiting // letting go: neko's control/host is on its way
+	case st == StateAutomation:
+		return GateOpen
+	}
+	return GateWaiting
+}
