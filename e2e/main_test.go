@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/codrive/codrive/cdp/cdptest"
 	"github.com/codrive/codrive/internal/nekoserver"
+	"github.com/codrive/codrive/internal/proctest"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -24,44 +24,23 @@ import (
 // and real neko's delayed disconnect alone is 5 s.
 const deadline = 60 * time.Second
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	tmpDir  string
-)
+// bin is the codrive binary the tests run as a process.
+var bin proctest.Binary
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as the script `codrive run` starts.
 	if mode := os.Getenv("E2E_CHILD"); mode != "" {
 		os.Exit(child(mode))
 	}
-	var err error
-	tmpDir, err = os.MkdirTemp("", "codrive-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(tmpDir)
+	bin.Remove()
 	os.Exit(code)
 }
 
 // codriveBin builds cmd/codrive once (with -race, like the tests).
 func codriveBin(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binPath = filepath.Join(tmpDir, "codrive")
-		cmd := exec.Command("go", "build", "-race", "-o", binPath, "./cmd/codrive")
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/codrive: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return bin.Path(t)
 }
 
 func ctxT(t *testing.T) context.Context {

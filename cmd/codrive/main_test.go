@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,28 +33,21 @@ var (
 	chromeOnce sync.Once
 	chrome     *cdptest.Chromium
 	chromeErr  error
-	binOnce    sync.Once
-	binPath    string
-	binErr     error
-	tmpDir     string
 )
+
+// bin is the codrive binary the tests run as a process.
+var bin proctest.Binary
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as the script `codrive run` starts.
 	if h := os.Getenv("CODRIVE_TEST_CHILD"); h != "" {
 		os.Exit(child(h))
 	}
-	var err error
-	tmpDir, err = os.MkdirTemp("", "codrive-cli-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
+	bin.Remove()
 	if chrome != nil {
 		chrome.Close()
 	}
-	os.RemoveAll(tmpDir)
 	os.Exit(code)
 }
 
@@ -74,17 +66,7 @@ func sharedChromium(t *testing.T) *cdptest.Chromium {
 // binary builds codrive once, for the tests that must signal a real process.
 func binary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binPath = filepath.Join(tmpDir, "codrive")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return bin.Path(t)
 }
 
 func newNeko(t *testing.T, settings *neko.Settings) *nekotest.Server {

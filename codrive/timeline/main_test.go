@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/codrive/codrive/cdp/cdptest"
+	"github.com/codrive/codrive/internal/proctest"
 )
 
 var update = flag.Bool("update", false, "re-record the representative report, paced like a real run, and rewrite its picture in testdata/")
@@ -24,12 +22,8 @@ var update = flag.Bool("update", false, "re-record the representative report, pa
 // report's picture is taken at.
 var shared = cdptest.Shared{Options: cdptest.Options{ExtraFlags: []string{"--window-size=1280,800", "--hide-scrollbars"}}}
 
-var (
-	tmpDir  string
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+// bin is the codrive binary the tests run as a process.
+var bin = proctest.Binary{NoRace: true} // the representative recording is paced like a real run
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -37,13 +31,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	var err error
-	if tmpDir, err = os.MkdirTemp("", "codrive-timeline-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmpDir)
 	code := m.Run()
+	bin.Remove()
 	shared.Close()
 	if t, ok := http.DefaultTransport.(*http.Transport); ok {
 		t.CloseIdleConnections() // chromedp's remote allocator uses the default client
@@ -68,18 +57,7 @@ func chromium(tb testing.TB) *cdptest.Chromium {
 // binary, as a user runs `codrive attach --json`, rather than the Go API.
 func codriveBin(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binPath = filepath.Join(tmpDir, "codrive")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/codrive")
-		cmd.Dir = filepath.Join("..", "..")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/codrive: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return bin.Path(t)
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {

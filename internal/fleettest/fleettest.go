@@ -6,11 +6,9 @@ package fleettest
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
@@ -26,40 +24,17 @@ import (
 // Timeout bounds each wait of the helpers.
 const Timeout = 60 * time.Second
 
-var build struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
+var build proctest.Binary
 
 // Binary builds ./cmd/codrive (with -race) once per test process.
 // Cleanup removes it.
 func Binary(t testing.TB) string {
 	t.Helper()
-	build.once.Do(func() {
-		build.dir, build.err = os.MkdirTemp("", "codrive-fleettest-")
-		if build.err != nil {
-			return
-		}
-		build.path = filepath.Join(build.dir, "codrive")
-		out, err := exec.Command("go", "build", "-race", "-o", build.path, "github.com/codrive/codrive/cmd/codrive").CombinedOutput()
-		if err != nil {
-			build.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.path
+	return build.Path(t)
 }
 
 // Cleanup removes the binary Binary built; call it from TestMain.
-func Cleanup() {
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
-	}
-}
+func Cleanup() { build.Remove() }
 
 // Options configure the rooms.
 type Options struct {
