@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,7 +117,26 @@ func Attach(ctx context.Context, endpoint string, opts AttachOptions) (*Page, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ep.HTTP, err)
 	}
+	// A tab that commits a navigation while we attach (a new tab's first
+	// about:blank, a page that redirects) detaches the session Chromium
+	// had just given us, "inspected target navigated or closed": the tab
+	// is still there, so attach again. A tab that really closed fails the
+	// same way every time.
+	for attempt := 1; ; attempt++ {
+		p, err := attachTarget(ctx, ep, v, tg, ws, log)
+		if err == nil || attempt == attachAttempts || ctx.Err() != nil || !strings.Contains(err.Error(), "navigated or closed") {
+			return p, err
+		}
+		log.Debug("the tab navigated while attaching; again", "attempt", attempt)
+	}
+}
 
+// attachAttempts bounds Attach's tries on a tab that keeps navigating.
+const attachAttempts = 3
+
+// attachTarget attaches to the tab tg of the browser at ws.
+func attachTarget(ctx context.Context, ep Endpoint, v *Version, tg Target, ws string, log *slog.Logger) (*Page, error) {
+	var err error
 	p := &Page{
 		endpoint:  ep,
 		version:   *v,
