@@ -119,20 +119,35 @@ func Attach(ctx context.Context, endpoint string, opts AttachOptions) (*Page, er
 	}
 	// A tab that commits a navigation while we attach (a new tab's first
 	// about:blank, a page that redirects) detaches the session Chromium
-	// had just given us, "inspected target navigated or closed": the tab
-	// is still there, so attach again. A tab that really closed fails the
-	// same way every time.
+	// had just given us ("inspected target navigated or closed"), and a
+	// tab Chromium has just listed may not take a session yet ("No target
+	// with given id found"): the tab is still there, so attach again,
+	// shortly. A tab that really closed fails the same way every time.
 	for attempt := 1; ; attempt++ {
 		p, err := attachTarget(ctx, ep, v, tg, ws, log)
-		if err == nil || attempt == attachAttempts || ctx.Err() != nil || !strings.Contains(err.Error(), "navigated or closed") {
+		if err == nil || attempt == attachAttempts || !tabInFlux(err) {
 			return p, err
 		}
-		log.Debug("the tab navigated while attaching; again", "attempt", attempt)
+		log.Debug("the tab changed while attaching; again", "attempt", attempt, "err", err)
+		t := time.NewTimer(time.Duration(attempt) * 100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
 	}
 }
 
-// attachAttempts bounds Attach's tries on a tab that keeps navigating.
+// attachAttempts bounds Attach's tries on a tab that keeps changing.
 const attachAttempts = 3
+
+// tabInFlux: Chromium refused the attach because the tab was between two
+// states, not because it is gone for good. Chromium says so only in words.
+func tabInFlux(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "navigated or closed") || strings.Contains(msg, "No target with given id")
+}
 
 // attachTarget attaches to the tab tg of the browser at ws.
 func attachTarget(ctx context.Context, ep Endpoint, v *Version, tg Target, ws string, log *slog.Logger) (*Page, error) {
