@@ -34,6 +34,7 @@ type arbiter struct {
 	quit     chan struct{} // closed when the loop has ended
 	events   pubsub.Hub[Event]
 	nextCall atomic.Uint64
+	fast     fastGate
 
 	// opCtx bounds every REST call; Close cancels it when its own context
 	// runs out.
@@ -154,10 +155,21 @@ func (a *arbiter) loop(nekoEvents <-chan neko.Event) {
 }
 
 // apply runs one input through the rule and carries out its effects. The
-// new status and tally are published first: a caller whose call the step
-// answers, or who reads an event it emits, then finds Status and Stats
-// already saying so.
+// fast gate is shut around it: the rule first adopts the steps that passed
+// it, and it opens again only if the rule says so after the input.
 func (a *arbiter) apply(in input) {
+	if ad, ok := a.fast.close(); ok {
+		a.applyOne(ad)
+	}
+	a.applyOne(in)
+	a.fast.setOpen(a.rule.fastOK())
+}
+
+// applyOne runs one input through the rule and carries out its effects.
+// The new status and tally are published first: a caller whose call the
+// step answers, or who reads an event it emits, then finds Status and Stats
+// already saying so.
+func (a *arbiter) applyOne(in input) {
 	effs := a.rule.step(time.Now(), in)
 	a.publish(a.rule.status(), a.rule.tally)
 	for _, e := range effs {

@@ -272,6 +272,8 @@ func (r *rule) step(now time.Time, in input) []effect {
 			delete(r.steps, in.Call)
 			r.lastActive = now
 		}
+	case inAdopt:
+		r.onAdopt(in)
 	case inAcquire:
 		r.onAcquire(in.Call)
 	case inRelease:

@@ -106,11 +106,19 @@ type (
 	}
 	inStepSent struct{ Call callID }
 	inStepEnd  struct{ Call callID }
-	inAcquire  struct{ Call callID }
-	inRelease  struct{ Call callID }
-	inPause    struct{ Call callID }
-	inResume   struct{}
-	inHandoff  struct {
+	// inAdopt: these steps passed the arbiter's fast gate (fastgate.go)
+	// while the rule said they could, and are still in flight; their
+	// inStepSent and inStepEnd come from now on. LastActive is when a fast
+	// step last began or ended (zero: none did).
+	inAdopt struct {
+		Steps      []adoptedStep
+		LastActive time.Time
+	}
+	inAcquire struct{ Call callID }
+	inRelease struct{ Call callID }
+	inPause   struct{ Call callID }
+	inResume  struct{}
+	inHandoff struct {
 		Call   callID
 		Reason string
 	}
@@ -126,6 +134,13 @@ type (
 		Err  error
 	}
 )
+
+// adoptedStep is a step in flight that passed the fast gate; Sent: its
+// command has reached Chromium.
+type adoptedStep struct {
+	Call callID
+	Sent bool
+}
 
 // stepKindT is what a step does to the person's input devices (see
 // cdpproxy.StepKind).
@@ -190,6 +205,7 @@ func (inConnEnded) isInput() {}
 func (inBegin) isInput()     {}
 func (inStepSent) isInput()  {}
 func (inStepEnd) isInput()   {}
+func (inAdopt) isInput()     {}
 func (inAcquire) isInput()   {}
 func (inRelease) isInput()   {}
 func (inPause) isInput()     {}

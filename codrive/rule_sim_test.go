@@ -133,6 +133,12 @@ type sim struct {
 	// and whether the rule said it gave up waiting for them.
 	presses, releasers map[callID]bool
 	gestureGaveUp      bool
+	// The arbiter's fast gate (fastgate.go), driven the arbiter's way
+	// around every input.
+	fast *fastGate
+	// lastStep is when a step last began or ended, fast or not: an idle
+	// release comes IdleRelease after it, never sooner.
+	lastStep time.Time
 }
 
 func newSim(seed uint64, verbose bool) *sim {
@@ -182,6 +188,7 @@ func (w *sim) boot() {
 	w.self = fmt.Sprintf("codrive%d", w.logins)
 	w.sessions[w.self] = &simSession{name: "codrive", admin: w.cfg.Admin, connected: true}
 	w.r = newRule(w.cfg)
+	w.fast = &fastGate{}
 	w.linkUp, w.queue, w.queuedAt, w.known, w.knownConn = true, nil, nil, "", false
 	w.shutdown = nil
 	w.calls, w.steps, w.unsent = map[callID]string{}, map[callID]bool{}, map[callID]time.Time{}
@@ -343,9 +350,19 @@ func (w *sim) apply(op *simOp) {
 
 // --- codrive -----------------------------------------------------------------
 
-// deliver runs one input through the rule and checks the invariants on
-// what it did.
+// deliver runs one input through the rule as the arbiter does (apply):
+// the fast gate shut around it, its steps adopted first.
 func (w *sim) deliver(in input) {
+	if ad, ok := w.fast.close(); ok {
+		w.deliverOne(ad)
+	}
+	w.deliverOne(in)
+	w.fast.setOpen(w.r.fastOK())
+}
+
+// deliverOne runs one input through the rule and checks the invariants on
+// what it did.
+func (w *sim) deliverOne(in input) {
 	w.logf("→ %T%+v", in, in)
 	effs := w.r.step(w.now, in)
 	states := 0
@@ -353,6 +370,11 @@ func (w *sim) deliver(in input) {
 		switch e := e.(type) {
 		case effREST:
 			w.logf("  REST %s %s", e.Kind, e.To)
+			if e.Kind == opRelease && !w.r.want && strings.HasPrefix(w.r.releaseReason, "automation idle") {
+				if len(w.steps) > 0 || w.now.Sub(w.lastStep) < w.cfg.IdleRelease {
+					panic(fmt.Sprintf("idle release %s after the last step, with %d in flight (IdleRelease %s)", w.now.Sub(w.lastStep), len(w.steps), w.cfg.IdleRelease))
+				}
+			}
 			w.ops = append(w.ops, &simOp{e: e, owner: w.r, self: w.self, allowed: w.takeAllowed > 0})
 		case effSend:
 			if e.To == w.self && e.Body["codrive"] == helloSelf {
@@ -422,6 +444,7 @@ func (w *sim) onReply(e effReply) {
 				w.releasers[e.Call] = true
 			}
 			w.steps[e.Call] = true
+			w.lastStep = w.now
 			if w.pendingSent[e.Call] {
 				w.checkI1() // the Go API's step acts at once
 			} else {
@@ -513,6 +536,22 @@ func (w *sim) checkStateCount(in input, n int) {
 func (w *sim) begin(sent bool) { w.beginKind(sent, stepCommand) }
 
 func (w *sim) beginKind(sent bool, kind stepKindT) {
+	if kind == stepCommand {
+		// The arbiter's begin tries the fast gate first.
+		id := w.nextCall + 1
+		if w.fast.begin(id, sent, w.now) {
+			w.nextCall = id
+			w.logf("  fast step #%d (sent %v)", id, sent)
+			w.steps[id] = true
+			w.lastStep = w.now
+			if sent {
+				w.checkI1()
+			} else {
+				w.unsent[id] = w.now
+			}
+			return
+		}
+	}
 	w.pendingSent[w.nextCall+1] = sent
 	w.pendingKind[w.nextCall+1] = kind
 	w.call("begin", func(id callID) input { return inBegin{Call: id, Sent: sent, Kind: kind} })
@@ -521,6 +560,9 @@ func (w *sim) beginKind(sent bool, kind stepKindT) {
 // sent: a proxied command that passed the gate reaches Chromium.
 func (w *sim) sent(id callID) {
 	delete(w.unsent, id)
+	if w.fast.sent(id) {
+		return
+	}
 	w.deliver(inStepSent{Call: id})
 }
 
@@ -541,6 +583,10 @@ func (w *sim) end(id callID) {
 		w.gestureGaveUp = false
 	}
 	delete(w.steps, id)
+	w.lastStep = w.now
+	if w.fast.end(id, w.now) {
+		return
+	}
 	w.deliver(inStepEnd{Call: id})
 }
 
