@@ -200,9 +200,9 @@ func scriptHeldWhilePersonHosts(t *testing.T, st *personStack) {
 
 // (3) With implicit hosting on, the viewer's first mouse move takes control
 // from codrive without asking (neko allows it; codrive cannot refuse), and
-// codrive pauses before the person's first click reaches the page: no
-// script event lands between the person's first and last, and the script
-// stays held until the person releases.
+// codrive pauses as soon as neko tells it: at most the one command already
+// on its way lands among the person's events, and the script stays held
+// until the person releases.
 func implicitHostingPersonTakesOver(t *testing.T, st *personStack) {
 	ctx := ctxT(t)
 	if err := st.srv.UpdateSettings(ctx, neko.SettingsPatch{ImplicitHosting: ptrTo(true)}); err != nil {
@@ -256,8 +256,15 @@ func implicitHostingPersonTakesOver(t *testing.T, st *personStack) {
 	es := st.entries(t, base)
 	checkSources(t, es)
 	first, last := whoclicks.First(es, "person"), whoclicks.Last(es, "person")
-	if n := whoclicks.Count(es[first:last+1], "script", ""); n != 0 {
+	// The person took control without asking: the script's command that
+	// codrive let through before neko told it may still land among the
+	// person's first events (Chromium's CDP input is slower than X's, more
+	// so on a loaded machine). One command at most, since the script sends
+	// one at a time; the held ones stayed held (Progress above).
+	if n := whoclicks.Count(es[first:last+1], "script", ""); n > 1 {
 		t.Fatalf("%d script events between the person's first and last:\n%v", n, es[first:last+1])
+	} else if n == 1 {
+		t.Logf("the script's command in flight when the person took over landed among their events: %v", es[first:last+1])
 	}
 	lastScript := whoclicks.Last(es[:first], "script")
 	if lastScript < 0 {
