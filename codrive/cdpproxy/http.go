@@ -34,6 +34,7 @@ func (p *Proxy) guard(next http.Handler) http.Handler {
 			httpError(w, http.StatusForbidden, fmt.Sprintf("codrive: requests from web pages (Origin %q) are refused; CDP clients send no Origin header", o))
 			return
 		}
+		p.unmangle(r)
 		if p.opts.Token != "" && !p.tokenOK(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="codrive"`)
 			httpError(w, http.StatusUnauthorized, "codrive: missing or wrong token: pass ?token=TOKEN or Authorization: Bearer TOKEN")
@@ -56,6 +57,26 @@ func (p *Proxy) guard(next http.Handler) http.Handler {
 		defer stop()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// unmangle reads Playwright's form of an endpoint with ?token=: its
+// connectOverCDP appends "/json/version/" to the endpoint as a string
+// (playwright-core lib/server/chromium/chromium.js, urlToWSEndpoint), so
+// http://ADDR?token=T asks for /?token=T/json/version/. Only our own token
+// followed by a /json path is read that way, compared in constant time.
+func (p *Proxy) unmangle(r *http.Request) {
+	if p.opts.Token == "" || (r.URL.Path != "/" && r.URL.Path != "") {
+		return
+	}
+	q := r.URL.Query()
+	val, want := q.Get("token"), p.opts.Token
+	if len(q) != 1 || len(q["token"]) != 1 || len(val) <= len(want) || !strings.HasPrefix(val[len(want):], "/json") ||
+		subtle.ConstantTimeCompare([]byte(val[:len(want)]), []byte(want)) != 1 {
+		return
+	}
+	r.URL.Path, r.URL.RawPath = val[len(want):], ""
+	r.URL.RawQuery = "token=" + url.QueryEscape(want)
+	r.RequestURI = r.URL.RequestURI()
 }
 
 func (p *Proxy) tokenOK(r *http.Request) bool {

@@ -3,6 +3,7 @@ package cdpproxy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -189,6 +190,17 @@ func TestTokenRequiredOffLoopback(t *testing.T) {
 	}
 	cl := dialCDP(t, ws, nil)
 	cl.call("Browser.getVersion", "", nil, nil)
+	// Playwright's form of http://ADDR?token=T (see unmangle): read as
+	// meant with the right token only, and nowhere but at the root.
+	v = nil
+	if code := getJSON(t, p.URL()+"/?token=s3cr%2Bt/json/version/", "", &v); code != http.StatusOK || !strings.HasSuffix(fmt.Sprint(v["webSocketDebuggerUrl"]), "?token=s3cr%2Bt") {
+		t.Fatalf("Playwright's ?token=T/json/version/: status %d, %v", code, v)
+	}
+	for _, u := range []string{"/?token=s3cr%2Bx/json/version/", "/?token=s3cr%2B/json/version/", "/json/?token=s3cr%2Bt/json/version/", "/?token=s3cr%2Bt/json/version/&token=x"} {
+		if code := getJSON(t, p.URL()+u, "", nil); code != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", u, code)
+		}
+	}
 
 	req, _ := http.NewRequest(http.MethodGet, p.URL()+"/json/list", nil)
 	req.Header.Set("Authorization", "Bearer s3cr+t")

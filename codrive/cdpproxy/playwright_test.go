@@ -2,6 +2,7 @@ package cdpproxy
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,42 @@ func TestPlaywrightThroughProxy(t *testing.T) {
 		t.Fatalf("unknown Codrive method: %v", err)
 	}
 	var _ playwright.CDPSession = cdp
+}
+
+// TestPlaywrightWithToken: the token forms the README gives work with
+// Playwright. Its connectOverCDP appends "/json/version/" to the endpoint as
+// a string (playwright-core lib/server/chromium/chromium.js,
+// urlToWSEndpoint), so http://ADDR?token=T arrives as
+// /?token=T/json/version/.
+func TestPlaywrightWithToken(t *testing.T) {
+	t.Parallel()
+	pw := cdptest.Playwright(t)
+	c := cdptest.StartT(t, cdptest.Options{})
+	const token = "s3cret/+?"
+	p := listen(t, c, Options{Controller: newGate(true), Token: token})
+	check := func(name string, b playwright.Browser, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		defer b.Close() // disconnects only
+		page := b.Contexts()[0].Pages()[0]
+		if v, err := page.Evaluate("6*7"); err != nil || v != 42 {
+			t.Fatalf("%s: evaluate: %v %v", name, v, err)
+		}
+	}
+	b, err := pw.Chromium.ConnectOverCDP(p.URL() + "?token=" + url.QueryEscape(token))
+	check("?token=", b, err)
+	b, err = pw.Chromium.ConnectOverCDP(p.URL()+"/?token="+url.QueryEscape(token))
+	check("/?token=", b, err)
+	b, err = pw.Chromium.ConnectOverCDP(p.URL(), playwright.BrowserTypeConnectOverCDPOptions{
+		Headers: map[string]string{"Authorization": "Bearer " + token},
+	})
+	check("Authorization header", b, err)
+	if b, err := pw.Chromium.ConnectOverCDP(p.URL() + "?token=wrong"); err == nil {
+		_ = b.Close()
+		t.Fatal("a wrong token connected")
+	} else if !strings.Contains(err.Error(), "401") {
+		t.Fatalf("a wrong token: want a 401, got %v", err)
+	}
 }
