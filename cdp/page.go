@@ -120,9 +120,11 @@ func Attach(ctx context.Context, endpoint string, opts AttachOptions) (*Page, er
 	// A tab that commits a navigation while we attach (a new tab's first
 	// about:blank, a page that redirects) detaches the session Chromium
 	// had just given us ("inspected target navigated or closed"), and a
-	// tab Chromium has just listed may not take a session yet ("No target
-	// with given id found"): the tab is still there, so attach again,
-	// shortly. A tab that really closed fails the same way every time.
+	// tab Chromium has just listed may not take a session yet, or may
+	// have closed since ("No target with given id found"): shortly after,
+	// the tabs are listed and selected again, so a tab that is still there
+	// is attached again and one that closed gives way to the tab
+	// opts.Target selects now.
 	for attempt := 1; ; attempt++ {
 		p, err := attachTarget(ctx, ep, v, tg, ws, log)
 		if err == nil || attempt == attachAttempts || !tabInFlux(err) {
@@ -135,6 +137,13 @@ func Attach(ctx context.Context, endpoint string, opts AttachOptions) (*Page, er
 			t.Stop()
 			return nil, err
 		case <-t.C:
+		}
+		targets, lerr := listTargets(ctx, ep)
+		if lerr != nil {
+			return nil, errors.Join(err, lerr)
+		}
+		if tg, lerr = SelectPage(targets, opts.Target); lerr != nil {
+			return nil, fmt.Errorf("%w; listed again: %s: %w", err, ep.HTTP, lerr)
 		}
 	}
 }

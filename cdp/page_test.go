@@ -1,14 +1,17 @@
 package cdp_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,6 +255,44 @@ func TestAttachSelectorErrors(t *testing.T) {
 	_, err = cdp.Attach(ctx, "ws://127.0.0.1:1/devtools/page/X", cdp.AttachOptions{})
 	if err == nil || !strings.Contains(err.Error(), "one page's WebSocket URL") {
 		t.Fatalf("Attach to a page ws URL: %v", err)
+	}
+}
+
+// TestAttachListsAgainWhenTheTabIsGone: the tab Attach selected closes
+// before Chromium gives it a session ("No target with given id found"):
+// Attach lists the tabs again and takes the one the selector picks now,
+// rather than failing (seen with tabs that come and go on a shared
+// Chromium). The first listing here names a tab that no longer exists.
+func TestAttachListsAgainWhenTheTabIsGone(t *testing.T) {
+	t.Parallel()
+	c := sharedChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	page := site(t).URL + "/relisted"
+	id := c.NewTabT(t, page)
+	var lists atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(c.URL + r.URL.Path)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if r.URL.Path == "/json/list" && lists.Add(1) == 1 {
+			body = bytes.ReplaceAll(body, []byte(id), []byte("0123456789ABCDEF0123456789ABCDEF"))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	defer front.Close()
+	p, err := cdp.Attach(ctx, front.URL, cdp.AttachOptions{Target: "/relisted"})
+	if err != nil {
+		t.Fatalf("Attach: %v", err)
+	}
+	defer p.Detach()
+	if p.TargetID() != id || lists.Load() != 2 {
+		t.Fatalf("attached to %s after %d listings, want %s after 2", p.TargetID(), lists.Load(), id)
 	}
 }
 

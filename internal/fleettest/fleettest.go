@@ -84,6 +84,15 @@ func Start(t testing.TB, opts Options) []*Room {
 			"--reclaim-after", "200ms"}, opts.Args...)
 		r.start("127.0.0.1:0")
 		rooms = append(rooms, r)
+		t.Cleanup(func() {
+			// Registered before Stop, so it runs after it: the whole log.
+			if t.Failed() {
+				r.mu.Lock()
+				out := r.output
+				r.mu.Unlock()
+				t.Logf("%s's codrive said:\n%s", r.Name, out.String())
+			}
+		})
 		t.Cleanup(r.Stop)
 	}
 	return rooms
