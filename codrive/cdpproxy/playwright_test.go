@@ -187,7 +187,7 @@ func TestPlaywrightWithToken(t *testing.T) {
 	}
 	b, err := pw.Chromium.ConnectOverCDP(p.URL() + "?token=" + url.QueryEscape(token))
 	check("?token=", b, err)
-	b, err = pw.Chromium.ConnectOverCDP(p.URL()+"/?token="+url.QueryEscape(token))
+	b, err = pw.Chromium.ConnectOverCDP(p.URL() + "/?token=" + url.QueryEscape(token))
 	check("/?token=", b, err)
 	b, err = pw.Chromium.ConnectOverCDP(p.URL(), playwright.BrowserTypeConnectOverCDPOptions{
 		Headers: map[string]string{"Authorization": "Bearer " + token},
