@@ -6,26 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/codrive/codrive/internal/eventfmt"
 	"github.com/codrive/codrive/internal/sanitize"
 )
-
-// Age is a short duration for a table cell: 45s, 3m07s, 2h05m, 3d04h.
-func Age(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	d = d.Truncate(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	case d < 24*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
-	}
-}
 
 // OneLine sanitises text from a room for one line of a terminal.
 func OneLine(s string) string { return strings.Join(strings.Fields(sanitize.Text(s)), " ") }
@@ -43,10 +26,10 @@ func (r Row) Line(now time.Time, why string) string {
 		}
 		fmt.Fprintf(&b, " pending=%d", len(st.Pending))
 		if p, ok := r.OldestPending(); ok {
-			fmt.Fprintf(&b, " oldest=%s:%s", strconv.Quote(OneLine(p.Name)), Age(now.Sub(p.Since)))
+			fmt.Fprintf(&b, " oldest=%s:%s", strconv.Quote(OneLine(p.Name)), eventfmt.Age(now.Sub(p.Since)))
 		}
 		if r.Handoff != "" {
-			age := Age(now.Sub(r.HandoffSince))
+			age := eventfmt.Age(now.Sub(r.HandoffSince))
 			if !r.HandoffExact {
 				age = "≥" + age
 			}

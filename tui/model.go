@@ -501,7 +501,7 @@ func (m *Model) onPickerKey(k tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		it := m.picker[m.pickIdx]
-		who := describe(it.id, it.name)
+		who := eventfmt.Who(it.id, it.name)
 		m.note("give: handing control to " + who)
 		id := it.id
 		return m.action(actGive, m.opts.ActionTimeout, "control given to "+who, func(ctx context.Context) error {

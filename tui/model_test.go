@@ -675,21 +675,6 @@ func TestConnectionPane(t *testing.T) {
 	}
 }
 
-func TestHumanDuration(t *testing.T) {
-	t.Parallel()
-	for d, want := range map[time.Duration]string{
-		-time.Second:                  "0s",
-		45 * time.Second:              "45s",
-		3*time.Minute + 7*time.Second: "3m07s",
-		2*time.Hour + 5*time.Minute:   "2h05m",
-		76 * time.Hour:                "3d04h",
-	} {
-		if got := humanDuration(d); got != want {
-			t.Errorf("humanDuration(%s) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 func TestRunEndsOnQuitKeyAndOnContext(t *testing.T) {
 	t.Parallel()
 	b := scene()

@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/eventfmt"
 	"github.com/codrive/codrive/internal/sanitize"
 )
 
@@ -308,9 +309,9 @@ func (m *Model) controlPane(w, h int) block {
 		// codrive's own session id is in the connection pane already.
 		host = m.st.good.Render("automation") + " · " + sanitize.Text(cmp.Or(s.HostName, s.Host))
 	case codrive.StateHuman:
-		host = m.st.warn.Render("human") + " · " + sanitize.Text(describe(s.Host, s.HostName))
+		host = m.st.warn.Render("human") + " · " + sanitize.Text(eventfmt.Who(s.Host, s.HostName))
 	case codrive.StateCodrive:
-		host = m.st.note.Render("codrive") + " · " + sanitize.Text(describe(s.Host, s.HostName)) + " (another codrive)"
+		host = m.st.note.Render("codrive") + " · " + sanitize.Text(eventfmt.Who(s.Host, s.HostName)) + " (another codrive)"
 	case codrive.StateFree:
 		host = m.st.dim.Render("nobody") + " (free)"
 	default:
@@ -328,7 +329,7 @@ func (m *Model) controlPane(w, h int) block {
 	if len(s.Pending) > 0 {
 		parts := make([]string, len(s.Pending))
 		for i, p := range s.Pending {
-			parts[i] = fmt.Sprintf("%s %s", sanitize.Text(cmp.Or(p.Name, p.ID)), humanDuration(now.Sub(p.Since)))
+			parts[i] = fmt.Sprintf("%s %s", sanitize.Text(cmp.Or(p.Name, p.ID)), eventfmt.Age(now.Sub(p.Since)))
 		}
 		pending = m.st.warn.Render(fmt.Sprintf("%d", len(s.Pending))) + ": " + strings.Join(parts, ", ")
 	}
@@ -508,7 +509,7 @@ func (m *Model) pickerView(w, bodyH int) block {
 		if it.codrive {
 			flags = append(flags, "codrive")
 		}
-		line := cursor + describe(it.id, it.name)
+		line := cursor + eventfmt.Who(it.id, it.name)
 		if len(flags) > 0 {
 			line += " " + m.st.dim.Render("("+strings.Join(flags, ", ")+")")
 		}
@@ -561,5 +562,5 @@ func ago(now, t time.Time) string {
 	if d < time.Second {
 		return "just now"
 	}
-	return humanDuration(d) + " ago"
+	return eventfmt.Age(d) + " ago"
 }

@@ -1,7 +1,6 @@
 package cdpproxy
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/codrive/codrive/internal/jsondur"
 )
 
 // guard applies the checks every request passes, in Chromium's spirit.
@@ -200,7 +201,7 @@ func (p *Proxy) serveHandoff(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("codrive: bad handoff request body (want {\"reason\":\"...\",\"timeout\":\"30s\"}): %v", err))
 		return
 	}
-	timeout, err := parseTimeout(req.Timeout)
+	timeout, err := jsondur.Parse(req.Timeout)
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
@@ -233,31 +234,6 @@ func handoffTimedOut(timeout time.Duration, err error) string {
 		msg = "the person has not released control"
 	}
 	return fmt.Sprintf("codrive: handoff timed out after %v: %s", timeout, msg)
-}
-
-// parseTimeout reads a handoff timeout given as a Go duration string ("30s")
-// or a number of seconds.
-func parseTimeout(raw json.RawMessage) (time.Duration, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		if s == "" {
-			return 0, nil
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
-			return 0, fmt.Errorf("codrive: bad handoff timeout %q (want a duration like \"30s\")", s)
-		}
-		return d, nil
-	}
-	var secs float64
-	if err := json.Unmarshal(raw, &secs); err != nil || secs < 0 {
-		return 0, fmt.Errorf("codrive: bad handoff timeout %s (want a duration like \"30s\" or seconds)", raw)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
 }
 
 // fetchUpstream makes one HTTP request to Chromium's debugging endpoint.

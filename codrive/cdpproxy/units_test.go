@@ -158,20 +158,6 @@ func TestObjectContext(t *testing.T) {
 	}
 }
 
-func TestParseTimeout(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]time.Duration{``: 0, `null`: 0, `"30s"`: 30 * time.Second, `""`: 0, `1.5`: 1500 * time.Millisecond} {
-		if got, err := parseTimeout(json.RawMessage(in)); err != nil || got != want {
-			t.Errorf("parseTimeout(%s) = %v %v, want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{`"soon"`, `-1`, `"-1s"`, `true`} {
-		if _, err := parseTimeout(json.RawMessage(bad)); err == nil {
-			t.Errorf("parseTimeout(%s): no error", bad)
-		}
-	}
-}
-
 func TestHoldMessage(t *testing.T) {
 	t.Parallel()
 	since := time.Date(2026, 1, 2, 15, 4, 5, 0, time.Local)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/jsondur"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -169,7 +170,7 @@ func readAction(r *http.Request, def, handoffDef time.Duration, handoff bool) (a
 			return req, 0, fmt.Errorf(`codrive: bad request body (want JSON such as {"timeout":"30s"}, {"to":"alice"} or {"reason":"...","timeout":"5m"}): %v`, err)
 		}
 	}
-	timeout, err := parseTimeout(req.Timeout)
+	timeout, err := jsondur.Parse(req.Timeout)
 	if err != nil {
 		return req, 0, err
 	}
@@ -180,26 +181,4 @@ func readAction(r *http.Request, def, handoffDef time.Duration, handoff bool) (a
 		}
 	}
 	return req, timeout, nil
-}
-
-// parseTimeout reads a duration ("30s") or a number of seconds; 0 when
-// absent.
-func parseTimeout(raw json.RawMessage) (time.Duration, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return 0, fmt.Errorf("codrive: bad timeout %q (want a positive duration such as \"30s\")", s)
-		}
-		return d, nil
-	}
-	var secs float64
-	if err := json.Unmarshal(raw, &secs); err != nil || secs <= 0 || secs > 1e9 {
-		return 0, fmt.Errorf("codrive: bad timeout %s (want a duration such as \"30s\" or a positive number of seconds)", raw)
-	}
-	return time.Duration(secs * float64(time.Second)), nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/sanitize"
@@ -73,6 +74,24 @@ func Who(id, name string) string {
 		return id
 	}
 	return fmt.Sprintf("%s (%s)", name, id)
+}
+
+// Age is a short duration for a terminal: 45s, 3m07s, 2h05m, 3d04h.
+func Age(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Truncate(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -92,3 +92,18 @@ func TestPrinterNamesThePageWhenItChanges(t *testing.T) {
 		t.Fatalf("page shown %v, want %v", got, want)
 	}
 }
+
+func TestAge(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		-time.Second:                  "0s",
+		45 * time.Second:              "45s",
+		3*time.Minute + 7*time.Second: "3m07s",
+		2*time.Hour + 5*time.Minute:   "2h05m",
+		76 * time.Hour:                "3d04h",
+	} {
+		if got := Age(d); got != want {
+			t.Errorf("Age(%s) = %q, want %q", d, got, want)
+		}
+	}
+}

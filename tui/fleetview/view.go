@@ -10,6 +10,7 @@ import (
 
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/fleet"
+	"github.com/codrive/codrive/internal/eventfmt"
 	"github.com/codrive/codrive/internal/sanitize"
 )
 
@@ -64,7 +65,7 @@ func (m *Model) columns() []column {
 		{title: "HOST", width: 12, drop: 4, flex: 8, cell: hostCell},
 		{title: "SINCE", width: 6, drop: 3, cell: func(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) {
 			if since := r.Status().Since; r.Snapshot.Known && !since.IsZero() {
-				return fleet.Age(now.Sub(since)), plain
+				return eventfmt.Age(now.Sub(since)), plain
 			}
 			return "-", m.st.Dim
 		}},
@@ -74,7 +75,7 @@ func (m *Model) columns() []column {
 			if r.Paused == 0 {
 				return "-", m.st.Dim
 			}
-			return fleet.Age(r.Paused), plain
+			return eventfmt.Age(r.Paused), plain
 		}},
 		{title: "HO", width: 3, drop: 1, cell: func(m *Model, r fleet.Row, _ time.Time) (string, lipgloss.Style) {
 			if r.Handoffs == 0 {
@@ -183,7 +184,7 @@ func pendingCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) 
 		return "-", m.st.Dim
 	}
 	n := len(r.Status().Pending)
-	return fmt.Sprintf("%d %s %s", n, fleet.Age(now.Sub(p.Since)), fleet.OneLine(p.Name)), m.st.Warn
+	return fmt.Sprintf("%d %s %s", n, eventfmt.Age(now.Sub(p.Since)), fleet.OneLine(p.Name)), m.st.Warn
 }
 
 func handoffCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) {
@@ -194,7 +195,7 @@ func handoffCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) 
 		_, who := r.Host()
 		return "✓ " + fleet.OneLine(who) + ": " + fleet.OneLine(r.Handoff), m.st.Key
 	}
-	age := fleet.Age(now.Sub(r.HandoffSince))
+	age := eventfmt.Age(now.Sub(r.HandoffSince))
 	if !r.HandoffExact {
 		age = "≥" + age
 	}
@@ -211,7 +212,7 @@ func healthCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) {
 	case fleet.HealthUnreachable:
 		text := "unreachable"
 		if !s.Down.IsZero() {
-			text += " " + fleet.Age(now.Sub(s.Down))
+			text += " " + eventfmt.Age(now.Sub(s.Down))
 		}
 		return text + ": " + fleet.OneLine(s.Err), m.st.Bad
 	}
@@ -315,7 +316,7 @@ func (m *Model) selectedLine(w int, now time.Time) string {
 	if ps := r.Status().Pending; len(ps) > 0 {
 		var who []string
 		for _, p := range ps {
-			who = append(who, fleet.OneLine(p.Name)+" "+fleet.Age(now.Sub(p.Since)))
+			who = append(who, fleet.OneLine(p.Name)+" "+eventfmt.Age(now.Sub(p.Since)))
 		}
 		parts = append(parts, "asking: "+strings.Join(who, ", "))
 	}
