@@ -10,8 +10,8 @@ import (
 // This file is codrive's arbitration rule: a pure transition function from
 // one input (rule_io.go) to a new state plus effects. Here are its state,
 // the policy table and settle, which decides every action; rule_neko.go
-// records what neko reports, rule_calls.go what callers ask. It does no I/O and
-// reads no clock, so tests drive it with simulated time and random
+// records what neko reports, rule_calls.go what callers ask, rule_steps.go
+// the automation steps in flight. It does no I/O and reads no clock, so tests drive it with simulated time and random
 // interleavings (rule_sim_test.go). The Arbiter (arbiter.go) is its only
 // owner: one goroutine feeds it inputs and carries out its effects.
 //
@@ -263,15 +263,9 @@ func (r *rule) step(now time.Time, in input) []effect {
 	case inBegin:
 		r.onBegin(in.Call, in.Sent, in.Kind)
 	case inStepSent:
-		if st, ok := r.steps[in.Call]; ok {
-			st.unsent = time.Time{}
-			r.steps[in.Call] = st
-		}
+		r.onStepSent(in.Call)
 	case inStepEnd:
-		if _, ok := r.steps[in.Call]; ok {
-			delete(r.steps, in.Call)
-			r.lastActive = now
-		}
+		r.onStepEnd(in.Call)
 	case inAdopt:
 		r.onAdopt(in)
 	case inAcquire:
@@ -499,69 +493,6 @@ func (r *rule) syncHost() {
 		}
 		r.rest(effREST{Kind: opRequest})
 	}
-}
-
-// unsentSteps: a step passed the gate but its command has not reached
-// Chromium yet. Control is not handed over until it has (or sentGrace
-// passed: a proxy that never says so must not block the hand-over).
-func (r *rule) unsentSteps() bool {
-	var oldest time.Time
-	for _, st := range r.steps {
-		if at := st.unsent; !at.IsZero() && (oldest.IsZero() || at.Before(oldest)) {
-			oldest = at
-		}
-	}
-	if oldest.IsZero() {
-		return false
-	}
-	if at := oldest.Add(sentGrace); r.now.Before(at) {
-		r.wakeBy(at)
-		return true
-	}
-	r.fail(fmt.Sprintf("a command passed the gate %s ago and never reached Chromium; handing control over anyway", sentGrace))
-	for id, st := range r.steps {
-		st.unsent = time.Time{}
-		r.steps[id] = st
-	}
-	return false
-}
-
-// gestureOpen: automation holds a button, key or touch point pressed.
-func (r *rule) gestureOpen() bool {
-	for _, st := range r.steps {
-		if st.gesture {
-			return true
-		}
-	}
-	return false
-}
-
-// gestureHeld: a hand-over (to a person, or "" for a release) waits while
-// automation holds something pressed, so a person's clicks never land
-// inside a script's click or drag; at most StepTimeout.
-func (r *rule) gestureHeld(to string) bool {
-	if !r.gestureOpen() {
-		r.gestureWait = time.Time{}
-		return false
-	}
-	if r.gestureWait.IsZero() {
-		r.gestureWait = r.now
-		who := "a person"
-		if to != "" {
-			who = r.describe(to)
-		}
-		r.emit(EventYield, to, fmt.Sprintf("waiting for automation to let go of what it holds pressed before handing control to %s", who))
-	}
-	if at := r.gestureWait.Add(r.cfg.StepTimeout); r.now.Before(at) {
-		r.wakeBy(at)
-		return true
-	}
-	r.fail(fmt.Sprintf("automation held a button or key pressed for %s; handing control over anyway", r.cfg.StepTimeout))
-	for id, st := range r.steps {
-		st.gesture = false
-		r.steps[id] = st
-	}
-	return false
 }
 
 // reclaimAllowed: after a person's turn, automation waits ReclaimAfter of

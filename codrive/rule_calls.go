@@ -13,50 +13,6 @@ import (
 // They record what is asked (want, paused, a handoff, a give) and who waits
 // for what; what to do about it is decided in settle (rule.go).
 
-func (r *rule) onBegin(call callID, sent bool, kind stepKindT) {
-	// What continues a gesture passes while codrive still hosts and has not
-	// let go yet: the hand-over waits for the gesture to end.
-	continues := kind == stepContinue && r.gestureOpen() && r.state() == StateAutomation &&
-		r.expect == nil && (r.yield == nil || r.yield.op == 0)
-	switch {
-	case r.closing || r.ended:
-		r.reply(call, ErrClosed)
-	case r.gate() == GateOpen || continues:
-		r.want = true
-		st := stepInfo{gesture: kind == stepPress}
-		if !sent {
-			st.unsent = r.now
-		}
-		r.steps[call] = st
-		r.lastActive = r.now
-		r.reply(call, nil)
-	default:
-		r.want = true // acted on once nothing pauses automation
-		r.reply(call, errNotNow)
-	}
-}
-
-// fastOK: an ordinary step may pass without asking (the arbiter's fast
-// gate): onBegin would let it through and change nothing but the steps.
-func (r *rule) fastOK() bool {
-	return r.gate() == GateOpen && r.want
-}
-
-// onAdopt takes over the steps that passed the fast gate, as if each had
-// come through onBegin when the gate closed.
-func (r *rule) onAdopt(in inAdopt) {
-	for _, s := range in.Steps {
-		st := stepInfo{}
-		if !s.Sent {
-			st.unsent = r.now
-		}
-		r.steps[s.Call] = st
-	}
-	if in.LastActive.After(r.lastActive) {
-		r.lastActive = in.LastActive
-	}
-}
-
 func (r *rule) onAcquire(call callID) {
 	if r.closing || r.ended {
 		r.reply(call, ErrClosed)
