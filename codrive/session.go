@@ -81,18 +81,28 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Session{arb: arb, opts: opts, ctx: sctx, cancel: cancel, pstats: newProxyStats()}
+	// undo lets go of what Attach set up so far, when a later part fails.
+	undo := func(err error) (*Session, error) {
+		if s.ctrl != nil {
+			s.ctrl.close()
+		}
+		cancel()
+		if page != nil {
+			_ = page.Detach()
+		}
+		_ = arb.Close(context.WithoutCancel(ctx))
+		if s.rec != nil {
+			_ = s.rec.close(context.WithoutCancel(ctx))
+		}
+		return nil, err
+	}
 	if opts.Record != "" {
 		target := ""
 		if page != nil {
 			target = page.TargetID() // the tab codrive attached to, whatever Target matched
 		}
 		if s.rec, err = startRecording(ctx, opts, target); err != nil {
-			cancel()
-			if page != nil {
-				_ = page.Detach()
-			}
-			_ = arb.Close(context.WithoutCancel(ctx))
-			return nil, err
+			return undo(err)
 		}
 	}
 	var onHeld func(cdpproxy.HeldCommand)
@@ -108,14 +118,7 @@ func Attach(ctx context.Context, opts Options) (*Session, error) {
 			Observer: s.pstats, OnHeld: onHeld,
 		})
 		if err != nil {
-			s.ctrl.close()
-			cancel()
-			_ = page.Detach()
-			_ = arb.Close(context.WithoutCancel(ctx))
-			if s.rec != nil {
-				_ = s.rec.close(context.WithoutCancel(ctx))
-			}
-			return nil, fmt.Errorf("codrive: CDP proxy: %w", err)
+			return undo(fmt.Errorf("codrive: CDP proxy: %w", err))
 		}
 	}
 	if page != nil {
