@@ -49,13 +49,14 @@ func (r *relay) settle(h *heldCmd, outcome HeldOutcome, detail string) bool {
 		return false
 	}
 	r.p.nHeld.Add(-1)
+	held := time.Since(h.arrived) // one reading: metrics and the recording agree
 	if o := r.p.opts.Observer; o != nil {
-		o.HoldEnded(time.Since(h.arrived), outcome)
+		o.HoldEnded(held, outcome)
 	}
 	if f := r.p.opts.OnHeld; f != nil {
 		f(HeldCommand{
 			Method: h.h.method, Session: h.h.session, Conn: r.id,
-			Arrived: h.arrived, Held: time.Since(h.arrived),
+			Arrived: h.arrived, Held: held,
 			Outcome: outcome, Detail: detail,
 		})
 	}
