@@ -57,18 +57,6 @@ func (n Need) Mark() string { return needInfo[n].mark }
 // String names the need for people.
 func (n Need) String() string { return needInfo[n].word }
 
-// NeedsPerson is true for the needs a person should act on.
-func (n Need) NeedsPerson() bool { return n <= NeedDegraded }
-
-// Needs lists every Need in order.
-func Needs() []Need {
-	out := make([]Need, needCount)
-	for i := range out {
-		out[i] = Need(i)
-	}
-	return out
-}
-
 // Row is one room as the fleet view shows it.
 type Row struct {
 	Room     int
@@ -83,7 +71,7 @@ type Row struct {
 	HandoffSince time.Time
 	HandoffExact bool
 	// Paused is how long automation was paused within the board's window
-	// (Board.Window), the pause under way included.
+	// (Board.WindowLabel), the pause under way included.
 	Paused time.Duration
 	// Handoffs counts the handoffs that started within the window.
 	Handoffs int
@@ -103,7 +91,7 @@ func (r Row) Host() (kind, name string) {
 		return "automation", sanitize.Text(cmp.Or(st.HostName, st.Host, "codrive"))
 	case codrive.StateHuman:
 		return "person", sanitize.Text(cmp.Or(st.HostName, st.Host))
-	case "codrive": // another codrive session hosts (codrive.StateCodrive)
+	case codrive.StateCodrive: // another codrive session hosts
 		return "automation", sanitize.Text(cmp.Or(st.HostName, st.Host))
 	}
 	return "", ""
@@ -192,7 +180,7 @@ type Board struct {
 
 // NewBoard starts a board over rooms at now: paused times and handoffs
 // count from now until the next local midnight, and from each midnight on
-// after that (Window).
+// after that (WindowLabel).
 func NewBoard(rooms []Room, now time.Time) *Board {
 	b := &Board{start: now}
 	for _, r := range rooms {
@@ -200,10 +188,6 @@ func NewBoard(rooms []Room, now time.Time) *Board {
 	}
 	return b
 }
-
-// Window is when the paused times and handoff counts start: the fleet's
-// start, or today's midnight (today true) once the fleet ran past one.
-func (b *Board) Window() (start time.Time, today bool) { return b.start, b.today }
 
 // WindowLabel says what the counts cover, for people: "today" or
 // "since 15:04".

@@ -111,25 +111,40 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, he)
 }
 
-// maxState bounds GET /codrive/state: a room's state is a few KB.
-const maxState = 4 << 20
+// maxAnswer bounds an answer's body: a room's state is a few KB.
+const maxAnswer = 4 << 20
+
+// call sends body (nil for none) as JSON to path and decodes the answer
+// into out.
+func (c *Client) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := c.newRequest(ctx, method, path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: bad answer: %w", method, path, err)
+	}
+	return nil
+}
 
 // State is GET /codrive/state.
 func (c *Client) State(ctx context.Context) (operator.State, error) {
 	var st operator.State
-	req, err := c.newRequest(ctx, http.MethodGet, "/codrive/state", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := c.do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxState)).Decode(&st); err != nil {
-		return st, fmt.Errorf("GET /codrive/state: bad answer: %w", err)
-	}
-	return st, nil
+	err := c.call(ctx, http.MethodGet, "/codrive/state", nil, &st)
+	return st, err
 }
 
 // Act is POST /codrive/NAME with body (nil for none) and answers the
@@ -137,27 +152,8 @@ func (c *Client) State(ctx context.Context) (operator.State, error) {
 // takes as long as the person does.
 func (c *Client) Act(ctx context.Context, name string, body any) (codrive.Status, error) {
 	var st codrive.Status
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return st, fmt.Errorf("%s: %w", name, err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := c.newRequest(ctx, http.MethodPost, "/codrive/"+name, rd)
-	if err != nil {
-		return st, err
-	}
-	resp, err := c.do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxState)).Decode(&st); err != nil {
-		return st, fmt.Errorf("POST /codrive/%s: bad answer: %w", name, err)
-	}
-	return st, nil
+	err := c.call(ctx, http.MethodPost, "/codrive/"+name, body, &st)
+	return st, err
 }
 
 // Stream is an open GET /codrive/events.

@@ -170,22 +170,25 @@ func health(s Snapshot) (Health, string) {
 func (w *watcher) run(ctx context.Context) {
 	fails := 0
 	for ctx.Err() == nil {
-		began := time.Now()
-		err := w.session(ctx)
+		opened, err := w.session(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		// A stream that lived a while was fine: open it again at once. One
-		// that dies as it opens backs off like a refused connection.
-		if err == nil || time.Since(began) > 5*time.Second {
+		// that never opened (however long the attempt took: a dial to a
+		// host that is down times out), or that ended as it opened, backs
+		// off; a failed one makes the room unreachable.
+		if !opened.IsZero() && time.Since(opened) > streamLived {
 			fails = 0
 			continue
 		}
-		w.change(ctx, UpdateHealth, nil, func(s *Snapshot) {
-			s.Stream = false
-			s.Err = describe(err)
-			s.Health = HealthUnreachable
-		})
+		if err != nil {
+			w.change(ctx, UpdateHealth, nil, func(s *Snapshot) {
+				s.Stream = false
+				s.Err = describe(err)
+				s.Health = HealthUnreachable
+			})
+		}
 		wait := w.backoff(fails)
 		fails++
 		t := time.NewTimer(wait)
@@ -215,13 +218,19 @@ func (w *watcher) backoff(fails int) time.Duration {
 // errStreamIdle: the stream sent nothing, not even a keep-alive.
 var errStreamIdle = errors.New("the event stream went silent")
 
+// streamLived is how long a stream must have been open for its end to
+// be news rather than a failure to connect.
+const streamLived = 5 * time.Second
+
 // session opens the stream, fetches the state and applies events until
-// the stream ends; nil means it ended after working (codrive closed it).
-func (w *watcher) session(ctx context.Context) error {
+// the stream ends. opened is when the stream opened, zero if it did not;
+// a nil error means it ended after working (codrive closed it).
+func (w *watcher) session(ctx context.Context) (opened time.Time, err error) {
 	st, err := w.c.Events(ctx, w.opts.ConnectTimeout)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
+	opened = time.Now()
 	sctx, cancel := context.WithCancel(ctx)
 	var idle atomic.Bool
 	timer := time.AfterFunc(w.opts.IdleTimeout, func() {
@@ -245,10 +254,10 @@ func (w *watcher) session(ctx context.Context) error {
 		ev, err := st.Next(alive)
 		if err != nil {
 			if idle.Load() {
-				return fmt.Errorf("%w for %s", errStreamIdle, w.opts.IdleTimeout)
+				return opened, fmt.Errorf("%w for %s", errStreamIdle, w.opts.IdleTimeout)
 			}
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return opened, ctx.Err()
 			}
 			// The stream ended: codrive closed, or the link broke. The room
 			// stays as it was while run opens it again.
@@ -256,7 +265,7 @@ func (w *watcher) session(ctx context.Context) error {
 				s.Stream = false
 				s.Err = "event stream ended: " + describe(err)
 			})
-			return nil
+			return opened, nil
 		}
 		w.change(ctx, UpdateEvent, &ev, func(s *Snapshot) {
 			s.Stream, s.Known = true, true

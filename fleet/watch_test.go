@@ -160,6 +160,25 @@ func TestUnreachableRooms(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// A room whose connection attempt fails only after a while (a host that
+// is down times out the dial; here a listener that never answers, with a
+// connect timeout longer than a stream must live to count as having
+// worked) is unreachable, like one that refuses at once.
+func TestSlowFailureIsUnreachable(t *testing.T) {
+	t.Parallel()
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	list := []fleet.Room{{Name: "hole", URL: "http://" + hole.Addr().String()}}
+	w := startWatch(t, list, fleet.Options{ConnectTimeout: 6 * time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	r := w.until(0, "unreachable", func(r fleet.Row) bool { return r.Snapshot.Health == fleet.HealthUnreachable })
+	if !strings.Contains(r.Snapshot.Err, "no answer within 6s") || r.Need != fleet.NeedUnreachable {
+		t.Fatalf("silent room: %s %q", r.Need, r.Snapshot.Err)
+	}
+}
+
 // Rooms that want a token: a wrong one is refused and says so, the right
 // one (from a file) works, and neither appears in anything shown.
 func TestTokens(t *testing.T) {

@@ -105,16 +105,14 @@ func (st *appState) runFleet(c *cli.Context) error {
 	ctx, stop := signalContext(c.App.ErrWriter)
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	f := fleet.New(rooms, fleet.Options{})
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		f.Run(ctx)
+	wg.Go(func() { f.Run(ctx) })
+	// The fleet stops before the command returns.
+	defer func() {
+		cancel()
+		wg.Wait()
 	}()
-	defer wg.Wait()
-	defer cancel()
 
 	out, isFile := c.App.Writer.(*os.File)
 	switch {

@@ -100,9 +100,6 @@ type Model struct {
 
 	details map[int]*detail
 	open    int // the room shown in detail, -1 for the table
-
-	// applied counts the updates taken, for benchmarks.
-	applied int
 }
 
 // New makes the view over f, whose Run the caller starts. ctx bounds
@@ -150,9 +147,6 @@ func (m *Model) Close() {
 	}
 	clear(m.details)
 }
-
-// Applied is how many updates the view has taken.
-func (m *Model) Applied() int { return m.applied }
 
 // Init starts reading the fleet's updates and the age tick.
 func (m *Model) Init() tea.Cmd { return tea.Batch(m.listen(), m.tick()) }
@@ -222,7 +216,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for _, u := range msg {
 			m.board.Apply(u)
 		}
-		m.applied += len(msg)
 		m.resort()
 		return m, m.listen()
 	case updatesClosedMsg:
