@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -85,11 +84,12 @@ func writeReport(c *cli.Context) error {
 	}
 	out := c.String("output")
 	if out == "" {
-		w := bufio.NewWriter(c.App.Writer)
-		if err := render(w, dir); err != nil {
+		// Both renderers write in large pieces of their own (WriteHTML
+		// buffers, the JSON encoder writes once): no buffer needed here.
+		if err := render(c.App.Writer, dir); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
-		return w.Flush()
+		return nil
 	}
 	if err := renderFile(out, dir, render); err != nil {
 		return err
@@ -105,12 +105,7 @@ func renderFile(out, dir string, render func(w io.Writer, dir string) error) err
 	if err != nil {
 		return cli.Exit("-o: "+err.Error(), exitcode.Usage)
 	}
-	w := bufio.NewWriter(f)
-	err = render(w, dir)
-	if err == nil {
-		err = w.Flush()
-	}
-	err = errors.Join(err, f.Close())
+	err = errors.Join(render(f, dir), f.Close())
 	if err == nil {
 		err = os.Chmod(f.Name(), 0o644)
 	}

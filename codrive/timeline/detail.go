@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -29,7 +30,9 @@ type figure struct {
 	Caption string `json:"caption"`
 }
 
-func (r *Report) segmentDetail(i int) detail {
+// segmentDetail describes segment i; heldAt are the AtMS of the held
+// commands that waited (not answered), sorted.
+func (r *Report) segmentDetail(i int, heldAt []float64) detail {
 	s := r.Segments[i]
 	d := detail{AtMS: s.AtMS}
 	dur := fmtDur(s.DurMS)
@@ -55,13 +58,8 @@ func (r *Report) segmentDetail(i int) detail {
 	} else {
 		d.Rows = append(d.Rows, row{"Ended", "end of the recording"})
 	}
-	held := 0
-	for _, h := range r.Held {
-		if h.Outcome != "answered" && h.AtMS >= s.AtMS && h.AtMS < s.AtMS+s.DurMS {
-			held++
-		}
-	}
-	if held > 0 {
+	// Those that arrived during the segment: [AtMS, AtMS+DurMS).
+	if held := sort.SearchFloat64s(heldAt, s.AtMS+s.DurMS) - sort.SearchFloat64s(heldAt, s.AtMS); held > 0 {
 		d.Rows = append(d.Rows, row{"Held", plural(held, "script action", "script actions") + " arrived and waited"})
 	}
 	if p := first.Event.Page; p != nil && p.URL != "" {
@@ -118,7 +116,7 @@ func (r *Report) eventDetail(i int) detail {
 	return d
 }
 
-func (r *Report) heldDetail(i int) detail {
+func (r *Report) heldDetail(i int, shots shotIndex) detail {
 	h := r.Held[i]
 	d := detail{AtMS: h.AtMS, Title: fmt.Sprintf("%s held %s", h.Method, fmtDur(h.HeldMS))}
 	d.When = fmt.Sprintf("%s → %s · %s", fmtAt(h.AtMS), fmtAt(h.AtMS+h.HeldMS), h.Arrived.Format("15:04:05.000"))
@@ -132,7 +130,7 @@ func (r *Report) heldDetail(i int) detail {
 	if h.Detail != "" {
 		d.Rows = append(d.Rows, row{"Detail", h.Detail})
 	}
-	d.Figs = []figure{{r.shotAt(h.Arrived), "The page when the command arrived"}}
+	d.Figs = []figure{{shots.at(h.Arrived), "The page when the command arrived"}}
 	return d
 }
 

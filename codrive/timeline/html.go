@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -167,9 +168,16 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		}
 		return min(100, max(0, at/r.DurationMS*100))
 	}
+	var heldAt []float64 // the held commands that waited, for the segments'
+	for _, h := range r.Held {
+		if h.Outcome != "answered" {
+			heldAt = append(heldAt, h.AtMS)
+		}
+	}
+	slices.Sort(heldAt)
 	for i, s := range r.Segments {
 		key := fmt.Sprintf("s%d", i)
-		d := r.segmentDetail(i)
+		d := r.segmentDetail(i, heldAt)
 		p.Data.Details[key] = d
 		v := segView{Segment: s, Key: key, Left: pos(s.AtMS), Width: pos(s.DurMS), Aria: d.Title + ", " + d.When}
 		if r.DurationMS <= 0 {
@@ -186,9 +194,10 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			p.Markers = append(p.Markers, markView{EventRow: e, Key: key, Left: pos(e.AtMS), Aria: kindLabel(e.Event.Kind) + " at " + fmtAt(e.AtMS) + ": " + e.Event.Reason})
 		}
 	}
+	shots := indexShots(r.Captures)
 	for i, h := range r.Held {
 		key := fmt.Sprintf("h%d", i)
-		d := r.heldDetail(i)
+		d := r.heldDetail(i, shots)
 		p.Data.Details[key] = d
 		p.Bars = append(p.Bars, heldView{HeldRow: h, Key: key, Left: pos(h.AtMS), Width: pos(h.HeldMS), Aria: d.Title + ", " + h.Outcome})
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"time"
 )
 
@@ -198,8 +199,9 @@ func Build(rec *Recording) *Report {
 		}
 	}
 	r.buildShots(rec, at)
-	r.buildEvents(rec, times, at)
-	r.buildSegments(times, at)
+	shots := indexShots(r.Captures)
+	r.buildEvents(rec, times, at, shots)
+	r.buildSegments(times, at, shots)
 	r.buildTotals(rec, times, at)
 	r.buildNotes(rec)
 	return r
@@ -298,7 +300,7 @@ func shotLabel(rec *Recording, c Capture) string {
 	return "screenshot"
 }
 
-func (r *Report) buildEvents(rec *Recording, times []time.Time, at func(time.Time) float64) {
+func (r *Report) buildEvents(rec *Recording, times []time.Time, at func(time.Time) float64, shots shotIndex) {
 	r.Events = make([]EventRow, 0, len(rec.Events))
 	own := map[int]int{} // event → the kept capture taken for it
 	for _, c := range r.Captures {
@@ -319,7 +321,7 @@ func (r *Report) buildEvents(rec *Recording, times []time.Time, at func(time.Tim
 		if n, ok := own[i]; ok {
 			row.Shot, row.Own = n, true
 		} else {
-			row.Shot = r.shotAt(times[i])
+			row.Shot = shots.at(times[i])
 		}
 		r.Events = append(r.Events, row)
 		if ev.Status.Policy != "" {
@@ -328,25 +330,43 @@ func (r *Report) buildEvents(rec *Recording, times []time.Time, at func(time.Tim
 	}
 }
 
-// shotAt is the kept screenshot that shows time t: the last one taken at
-// or before it, else the first after it; 0 without any.
-func (r *Report) shotAt(t time.Time) int {
-	best := 0
-	for _, c := range r.Captures {
+// shotIndex finds the kept screenshot that shows a moment in a binary
+// search: the report asks it for every event and held command, and a
+// recording at its caps has 100,000 of each.
+type shotIndex struct {
+	n []int // Capture.N of the kept screenshots, in captures.jsonl order
+	// until is the latest Capture.Time among n[:i+1]: never decreasing, so
+	// searchable even when the wall clock stepped back between two shots.
+	until []time.Time
+}
+
+func indexShots(captures []ShotRow) shotIndex {
+	var x shotIndex
+	for _, c := range captures {
 		if !c.Kept {
 			continue
 		}
-		if !c.Time.After(t) || best == 0 {
-			best = c.N
+		until := c.Time
+		if k := len(x.until); k > 0 && x.until[k-1].After(until) {
+			until = x.until[k-1]
 		}
-		if c.Time.After(t) {
-			break
-		}
+		x.n, x.until = append(x.n, c.N), append(x.until, until)
 	}
-	return best
+	return x
 }
 
-func (r *Report) buildSegments(times []time.Time, at func(time.Time) float64) {
+// at is the kept screenshot that shows time t: the last one taken at or
+// before it (the one before the first taken after it), else the first
+// after it; 0 without any.
+func (x shotIndex) at(t time.Time) int {
+	if len(x.n) == 0 {
+		return 0
+	}
+	i := sort.Search(len(x.until), func(i int) bool { return x.until[i].After(t) })
+	return x.n[max(i-1, 0)]
+}
+
+func (r *Report) buildSegments(times []time.Time, at func(time.Time) float64, shots shotIndex) {
 	r.Segments = []Segment{}
 	for i, row := range r.Events {
 		label := driverLabels[row.Driver]
@@ -369,7 +389,7 @@ func (r *Report) buildSegments(times []time.Time, at func(time.Time) float64) {
 			// this one ended (a person's turn: what they left).
 			endShot = r.Events[next.Event].Shot
 		} else {
-			endShot = r.shotAt(end)
+			endShot = shots.at(end)
 		}
 		s.DurMS = max(0, at(end)-s.AtMS)
 		s.EndShot = endShot
@@ -503,6 +523,11 @@ func (r *Report) buildNotes(rec *Recording) {
 
 // Shot returns the screenshot row numbered n, if any.
 func (r *Report) Shot(n int) (ShotRow, bool) {
+	// A recording numbers its captures 1, 2, ... in order: row n-1, found
+	// at once (the report asks for every event's).
+	if n >= 1 && n <= len(r.Captures) && r.Captures[n-1].N == n {
+		return r.Captures[n-1], true
+	}
 	for _, c := range r.Captures {
 		if c.N == n {
 			return c, true

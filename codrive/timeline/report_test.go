@@ -175,3 +175,29 @@ func TestTabCaptureDuringNavigation(t *testing.T) {
 		}
 	}
 }
+
+// The screenshot that shows a moment: the last kept one taken at or before
+// it, else the first after it; deleted and failed ones never; and a wall
+// clock that stepped back between two shots (shot 4 taken "before" shot 3)
+// ends the search at the first shot taken after the moment.
+func TestShotIndex(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 17, 45, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	x := indexShots([]ShotRow{
+		{Capture: Capture{N: 1, Time: at(10)}}, // failed or deleted
+		{Capture: Capture{N: 2, Time: at(20)}, Kept: true},
+		{Capture: Capture{N: 3, Time: at(40)}, Kept: true},
+		{Capture: Capture{N: 4, Time: at(30)}, Kept: true}, // the clock stepped back
+		{Capture: Capture{N: 5, Time: at(50)}, Kept: true},
+	})
+	for _, tc := range []struct{ s, want int }{
+		{0, 2}, {10, 2}, {20, 2}, {25, 2}, {35, 2}, {40, 4}, {45, 4}, {50, 5}, {90, 5},
+	} {
+		if got := x.at(at(tc.s)); got != tc.want {
+			t.Errorf("at +%ds: screenshot %d, want %d", tc.s, got, tc.want)
+		}
+	}
+	if got := indexShots(nil).at(t0); got != 0 {
+		t.Errorf("no screenshots: %d, want 0", got)
+	}
+}

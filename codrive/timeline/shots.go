@@ -220,28 +220,20 @@ func (s *shooter) take(batch []shotReq) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.r.opts.CaptureTimeout)
 	img, err := s.r.opts.Capture(ctx)
 	cancel()
-	var cfgErr error
 	if err == nil {
-		var cfg struct{ w, h int }
-		if ic, derr := jpeg.DecodeConfig(bytes.NewReader(img)); derr == nil {
-			cfg.w, cfg.h = ic.Width, ic.Height
-		} else {
-			cfgErr = fmt.Errorf("not a JPEG image (%d bytes): %w", len(img), derr)
+		ic, derr := jpeg.DecodeConfig(bytes.NewReader(img))
+		if derr != nil {
+			err = fmt.Errorf("not a JPEG image (%d bytes): %w", len(img), derr)
 		}
-		c.Width, c.Height = cfg.w, cfg.h
+		c.Width, c.Height = ic.Width, ic.Height
 	}
 	s.mu.Lock()
 	s.n++
 	c.N = s.n
-	switch {
-	case err != nil:
+	if err != nil {
 		c.Error = "screenshot failed: " + err.Error()
-	case cfgErr != nil:
-		c.Error = "screenshot failed: " + cfgErr.Error()
-	default:
-		if e := s.store(&c, img, rankOf(c.Why)); e != nil {
-			c.Error = e.Error()
-		}
+	} else if err := s.store(&c, img, rankOf(c.Why)); err != nil {
+		c.Error = err.Error()
 	}
 	if c.Error != "" {
 		s.failed++
