@@ -14,7 +14,7 @@ import (
 // prints) per event, in order, after a first "state" event with the status
 // as it is. A stream opened while codrive still starts waits for the
 // session. It ends when the session closes, the client leaves, or Close.
-func (o *Operator) serveEvents(w http.ResponseWriter, r *http.Request, _ *codrive.Session) {
+func (o *Operator) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
