@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 // serveEvents streams the session's events as Server-Sent Events: one
@@ -86,20 +87,11 @@ func (o *Operator) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// comment writes an SSE comment line, which clients ignore.
+// comment writes an SSE comment line, which clients ignore; a line break
+// in text would end it early (sanitize.Text replaces it).
 func comment(w http.ResponseWriter, rc *http.ResponseController, text string) bool {
-	if _, err := fmt.Fprintf(w, ": %s\n\n", oneLine(text)); err != nil {
+	if _, err := fmt.Fprintf(w, ": %s\n\n", sanitize.Text(text)); err != nil {
 		return false
 	}
 	return rc.Flush() == nil
-}
-
-func oneLine(s string) string {
-	out := []rune(s)
-	for i, r := range out {
-		if r == '\n' || r == '\r' {
-			out[i] = ' '
-		}
-	}
-	return string(out)
 }
