@@ -209,10 +209,8 @@ func (p *proxyStats) Answered(c cdpproxy.Class, d time.Duration) {
 
 // Stats returns what the session counted since Attach.
 func (s *Session) Stats() Stats {
-	st := Stats{
-		Requests: s.arb.tallies().requests, Handoffs: s.arb.tallies().handoffs,
-		Paused: s.arb.pausedTime(), Reconnects: s.arb.reconnectCounts(),
-	}
+	t := s.arb.tallies()
+	st := Stats{Requests: t.requests, Handoffs: t.handoffs, Paused: s.arb.pausedTime(), Reconnects: s.arb.reconnectCounts()}
 	s.mu.Lock()
 	st.Reconnects.BrowserGone, st.Reconnects.TabClosed = s.browserGone, s.tabClosed
 	s.mu.Unlock()

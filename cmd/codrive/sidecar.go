@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -56,7 +55,6 @@ func checkSidecarFlags(c *cli.Context) error {
 type sidecar struct {
 	op  *operator.Operator
 	srv *http.Server
-	ln  net.Listener
 }
 
 // startSidecar serves --http, if asked, at once: probes answer while
@@ -71,7 +69,6 @@ func startSidecar(c *cli.Context, log *slog.Logger) (*sidecar, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc.ln = ln
 	sc.srv = &http.Server{Handler: sc.op, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		if err := sc.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -31,30 +31,30 @@ type actionRequest struct {
 // happened.
 func (o *Operator) actions() map[string]sessionHandler {
 	return map[string]sessionHandler{
-		"request": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+		"request": o.act(o.opts.ActionTimeout, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
 			return isState(codrive.StateAutomation), s.Acquire(ctx)
 		}),
-		"release": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+		"release": o.act(o.opts.ActionTimeout, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
 			return func(st codrive.Status) bool { return st.State != codrive.StateAutomation }, s.Release(ctx)
 		}),
-		"take": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+		"take": o.act(o.opts.ActionTimeout, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
 			return isState(codrive.StateAutomation), s.Take(ctx)
 		}),
-		"pause": o.act(false, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+		"pause": o.act(o.opts.ActionTimeout, func(ctx context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
 			return func(st codrive.Status) bool { return st.Paused }, s.Pause(ctx)
 		}),
-		"resume": o.act(false, func(_ context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
+		"resume": o.act(o.opts.ActionTimeout, func(_ context.Context, s *codrive.Session, _ actionRequest) (settled, error) {
 			s.Resume()
 			return func(st codrive.Status) bool { return st.Gate != codrive.GatePaused }, nil
 		}),
-		"give": o.act(false, func(ctx context.Context, s *codrive.Session, req actionRequest) (settled, error) {
+		"give": o.act(o.opts.ActionTimeout, func(ctx context.Context, s *codrive.Session, req actionRequest) (settled, error) {
 			id, err := participant(s, req.To)
 			if err != nil {
 				return nil, err
 			}
 			return func(st codrive.Status) bool { return st.Host == id }, s.Give(ctx, id)
 		}),
-		"handoff": o.act(true, func(ctx context.Context, s *codrive.Session, req actionRequest) (settled, error) {
+		"handoff": o.act(o.opts.HandoffTimeout, func(ctx context.Context, s *codrive.Session, req actionRequest) (settled, error) {
 			return func(st codrive.Status) bool { return st.Handoff == "" }, s.Handoff(ctx, req.Reason)
 		}),
 	}
@@ -73,11 +73,11 @@ func isState(want codrive.State) settled {
 // control meanwhile, and the answer is then the Status as it is.
 const settleGrace = 2 * time.Second
 
-// act runs one action and answers the Status once it shows the action's
-// effect.
-func (o *Operator) act(handoff bool, do func(context.Context, *codrive.Session, actionRequest) (settled, error)) sessionHandler {
+// act runs one action, bounded by def unless the request names a timeout,
+// and answers the Status once it shows the action's effect.
+func (o *Operator) act(def time.Duration, do func(context.Context, *codrive.Session, actionRequest) (settled, error)) sessionHandler {
 	return func(w http.ResponseWriter, r *http.Request, s *codrive.Session) {
-		req, timeout, err := readAction(r, o.opts.ActionTimeout, o.opts.HandoffTimeout, handoff)
+		req, timeout, err := readAction(r, def)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
@@ -156,8 +156,9 @@ func errorCode(err error) int {
 	return http.StatusConflict
 }
 
-// readAction reads an action's optional body and its timeout.
-func readAction(r *http.Request, def, handoffDef time.Duration, handoff bool) (actionRequest, time.Duration, error) {
+// readAction reads an action's optional body and its timeout, def when it
+// names none.
+func readAction(r *http.Request, def time.Duration) (actionRequest, time.Duration, error) {
 	var req actionRequest
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
@@ -176,9 +177,6 @@ func readAction(r *http.Request, def, handoffDef time.Duration, handoff bool) (a
 	}
 	if timeout == 0 {
 		timeout = def
-		if handoff {
-			timeout = handoffDef
-		}
 	}
 	return req, timeout, nil
 }

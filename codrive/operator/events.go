@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 // serveEvents streams the session's events as Server-Sent Events: one
@@ -14,7 +15,7 @@ import (
 // prints) per event, in order, after a first "state" event with the status
 // as it is. A stream opened while codrive still starts waits for the
 // session. It ends when the session closes, the client leaves, or Close.
-func (o *Operator) serveEvents(w http.ResponseWriter, r *http.Request, _ *codrive.Session) {
+func (o *Operator) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -86,20 +87,11 @@ func (o *Operator) serveEvents(w http.ResponseWriter, r *http.Request, _ *codriv
 	}
 }
 
-// comment writes an SSE comment line, which clients ignore.
+// comment writes an SSE comment line, which clients ignore; a line break
+// in text would end it early (sanitize.Text replaces it).
 func comment(w http.ResponseWriter, rc *http.ResponseController, text string) bool {
-	if _, err := fmt.Fprintf(w, ": %s\n\n", oneLine(text)); err != nil {
+	if _, err := fmt.Fprintf(w, ": %s\n\n", sanitize.Text(text)); err != nil {
 		return false
 	}
 	return rc.Flush() == nil
-}
-
-func oneLine(s string) string {
-	out := []rune(s)
-	for i, r := range out {
-		if r == '\n' || r == '\r' {
-			out[i] = ' '
-		}
-	}
-	return string(out)
 }

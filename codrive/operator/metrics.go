@@ -76,39 +76,31 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- counter(descPaused, stats.Paused.Seconds())
 
 	r := stats.Requests
-	for _, v := range []struct {
-		label string
-		n     int64
-	}{{"yielded", r.Yielded}, {"kept", r.Kept}, {"ignored", r.Ignored}} {
-		ch <- counter(descRequests, float64(v.n), v.label)
-	}
+	ch <- counter(descRequests, float64(r.Yielded), "yielded")
+	ch <- counter(descRequests, float64(r.Kept), "kept")
+	ch <- counter(descRequests, float64(r.Ignored), "ignored")
 	h := stats.Handoffs
-	for _, v := range []struct {
-		label string
-		n     int64
-	}{{"completed", h.Completed}, {"timed_out", h.TimedOut}, {"cancelled", h.Cancelled}, {"failed", h.Failed}} {
-		ch <- counter(descHandoffs, float64(v.n), v.label)
-	}
+	ch <- counter(descHandoffs, float64(h.Completed), "completed")
+	ch <- counter(descHandoffs, float64(h.TimedOut), "timed_out")
+	ch <- counter(descHandoffs, float64(h.Cancelled), "cancelled")
+	ch <- counter(descHandoffs, float64(h.Failed), "failed")
 	rc := stats.Reconnects
-	for _, v := range []struct {
-		peer, cause string
-		n           int64
-	}{{"neko", "restarted", rc.NekoRestarted}, {"neko", "silent", rc.NekoSilent}, {"neko", "disconnected", rc.NekoDisconnected},
-		{"neko", "dropped", rc.NekoDropped}, {"chromium", "browser_gone", rc.BrowserGone}, {"chromium", "tab_closed", rc.TabClosed}} {
-		ch <- counter(descReconn, float64(v.n), v.peer, v.cause)
-	}
+	ch <- counter(descReconn, float64(rc.NekoRestarted), "neko", "restarted")
+	ch <- counter(descReconn, float64(rc.NekoSilent), "neko", "silent")
+	ch <- counter(descReconn, float64(rc.NekoDisconnected), "neko", "disconnected")
+	ch <- counter(descReconn, float64(rc.NekoDropped), "neko", "dropped")
+	ch <- counter(descReconn, float64(rc.BrowserGone), "chromium", "browser_gone")
+	ch <- counter(descReconn, float64(rc.TabClosed), "chromium", "tab_closed")
 
 	ch <- gauge(descConns, float64(proxy.Scripts))
 	ch <- counter(descConnsTot, float64(stats.Connections))
 	ch <- counter(descPassed, float64(proxy.Passed))
 	ch <- gauge(descHeld, float64(proxy.Held))
 	ho := stats.Holds
-	for _, v := range []struct {
-		label string
-		n     int64
-	}{{"released", ho.Released}, {"answered", ho.Answered}, {"timed_out", ho.TimedOut}, {"dropped", ho.Dropped}} {
-		ch <- counter(descHeldTot, float64(v.n), v.label)
-	}
+	ch <- counter(descHeldTot, float64(ho.Released), "released")
+	ch <- counter(descHeldTot, float64(ho.Answered), "answered")
+	ch <- counter(descHeldTot, float64(ho.TimedOut), "timed_out")
+	ch <- counter(descHeldTot, float64(ho.Dropped), "dropped")
 	ch <- histogram(descHoldTime, stats.HoldDuration)
 	ch <- histogram(descCmdTime, stats.Commands.Acting, "acting")
 	ch <- histogram(descCmdTime, stats.Commands.Observing, "observing")

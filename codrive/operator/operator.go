@@ -148,18 +148,20 @@ func (o *Operator) ServeHTTP(w http.ResponseWriter, r *http.Request) { o.mux.Ser
 
 func (o *Operator) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", o.serveHealthz)
-	mux.HandleFunc("GET /readyz", o.serveReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(o.metrics, promhttp.HandlerOpts{ErrorLog: slogPrinter{o.opts.Logger}}))
-	mux.Handle("GET /codrive/state", o.guard(o.serveState))
-	mux.Handle("GET /codrive/events", o.guard(o.serveEvents))
-	for name, act := range o.actions() {
-		mux.Handle("POST /codrive/"+name, o.guard(act))
+	// The catch-all below would shadow ServeMux's own 405 for a known path:
+	// it answers that itself, from what was registered.
+	allowed := map[string]string{}
+	handle := func(method, path string, h http.Handler) {
+		mux.Handle(method+" "+path, h)
+		allowed[path] = method
 	}
-	// The catch-all would shadow ServeMux's own 405 for a known path.
-	allowed := map[string]string{"/healthz": "GET", "/readyz": "GET", "/metrics": "GET", "/codrive/state": "GET", "/codrive/events": "GET"}
-	for name := range o.actions() {
-		allowed["/codrive/"+name] = "POST"
+	handle("GET", "/healthz", http.HandlerFunc(o.serveHealthz))
+	handle("GET", "/readyz", http.HandlerFunc(o.serveReadyz))
+	handle("GET", "/metrics", promhttp.HandlerFor(o.metrics, promhttp.HandlerOpts{ErrorLog: slogPrinter{o.opts.Logger}}))
+	handle("GET", "/codrive/state", o.guard(o.withSession(o.serveState)))
+	handle("GET", "/codrive/events", o.guard(http.HandlerFunc(o.serveEvents))) // it waits for the Session itself
+	for name, act := range o.actions() {
+		handle("POST", "/codrive/"+name, o.guard(o.withSession(act)))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if m, ok := allowed[r.URL.Path]; ok {
@@ -232,8 +234,8 @@ func stateOf(s *codrive.Session) State {
 // sessionHandler is an endpoint that needs the Session.
 type sessionHandler func(w http.ResponseWriter, r *http.Request, s *codrive.Session)
 
-// guard applies the token rules of /codrive/* and hands the Session on.
-func (o *Operator) guard(next sessionHandler) http.Handler {
+// guard applies the token rules of /codrive/*.
+func (o *Operator) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.opts.Token != "" {
 			if !tokenOK(r, o.opts.Token) {
@@ -247,10 +249,13 @@ func (o *Operator) guard(next sessionHandler) http.Handler {
 			writeError(w, http.StatusForbidden, msg)
 			return
 		}
-		if r.URL.Path == "/codrive/events" {
-			next(w, r, nil) // it waits for the Session itself
-			return
-		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSession hands the Session on, or answers 503 while there is none.
+func (o *Operator) withSession(next sessionHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, waiting := o.current()
 		if s == nil {
 			writeError(w, http.StatusServiceUnavailable, "codrive: "+waiting)

@@ -3,14 +3,14 @@ package deploytest
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/codrive/codrive/internal/proctest"
 )
 
 // CLI is what the real `codrive --help` and `codrive CMD --help` say.
@@ -78,9 +78,11 @@ func ParseHelp(out string) Help {
 
 var cliOnce struct {
 	sync.Once
+	// bin is never removed: it lives as long as the test process, and the
+	// OS's temp cleanup takes it after.
+	bin proctest.Binary
 	cli CLI
 	err error
-	dir string
 }
 
 // BuildCLI builds codrive once per test process and reads every help
@@ -88,29 +90,18 @@ var cliOnce struct {
 // this costs a link.
 func BuildCLI(t testing.TB) CLI {
 	t.Helper()
-	root := RepoRoot(t)
-	cliOnce.Do(func() { cliOnce.cli, cliOnce.err = buildCLI(root) })
+	bin := cliOnce.bin.Path(t)
+	cliOnce.Do(func() { cliOnce.cli, cliOnce.err = readCLI(bin) })
 	if cliOnce.err != nil {
 		t.Fatal(cliOnce.err)
 	}
 	return cliOnce.cli
 }
 
-func buildCLI(root string) (CLI, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+// readCLI runs bin's help screens.
+func readCLI(bin string) (CLI, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "deploytest-")
-	if err != nil {
-		return CLI{}, err
-	}
-	// The binary lives as long as the test process; the OS's temp cleanup
-	// takes it after.
-	bin := filepath.Join(dir, "codrive")
-	build := exec.CommandContext(ctx, "go", "build", "-race", "-o", bin, "./cmd/codrive")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return CLI{}, fmt.Errorf("go build ./cmd/codrive: %v\n%s", err, out)
-	}
 	help := func(args ...string) (Help, error) {
 		out, err := exec.CommandContext(ctx, bin, append(args, "--help")...).CombinedOutput()
 		if err != nil {

@@ -201,13 +201,8 @@ func (s *Server) routeControl(w http.ResponseWriter, r *http.Request, sess *sess
 		if r.Method != http.MethodGet {
 			return errMethodNotAllowed
 		}
-		s.mu.Lock()
-		var out neko.ControlStatus
-		if h, ok := s.getHostLocked(); ok {
-			out.HasHost, out.HostID = true, h.id
-		}
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, out)
+		id, ok := s.Host()
+		writeJSON(w, http.StatusOK, neko.ControlStatus{HasHost: ok, HostID: id})
 		return nil
 	}
 	if r.Method != http.MethodPost {
@@ -282,13 +277,10 @@ func (s *Server) screenCast(w http.ResponseWriter, sess *session) error {
 	s.mu.Lock()
 	private, fallback := s.privateModeEnabledLocked(sess), s.privateImage
 	s.mu.Unlock()
-	if private {
-		if !fallback {
-			return httpError(http.StatusBadRequest, "private mode is enabled but no fallback image available")
-		}
-		return s.writeJPEG(w, 90)
-	}
-	if !s.opts.ScreencastEnabled {
+	switch {
+	case private && !fallback:
+		return httpError(http.StatusBadRequest, "private mode is enabled but no fallback image available")
+	case !private && !s.opts.ScreencastEnabled:
 		return httpError(http.StatusBadRequest, "screencast pipeline is not enabled")
 	}
 	return s.writeJPEG(w, 90)
