@@ -10,9 +10,6 @@ import (
 	"github.com/codrive/codrive/internal/sanitize"
 )
 
-// OneLine sanitises text from a room for one line of a terminal.
-func OneLine(s string) string { return strings.Join(strings.Fields(sanitize.Text(s)), " ") }
-
 // Line is the room as one line of `codrive fleet --plain`: time, room,
 // need, then key=value fields; why is the event's reason, if any.
 func (r Row) Line(now time.Time, why string) string {
@@ -20,20 +17,20 @@ func (r Row) Line(now time.Time, why string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s %s", now.Format("15:04:05"), r.Name, r.Need.Mark(), r.Need)
 	if r.Snapshot.Known {
-		fmt.Fprintf(&b, " state=%s gate=%s", OneLine(string(st.State)), OneLine(string(st.Gate)))
+		fmt.Fprintf(&b, " state=%s gate=%s", sanitize.Line(string(st.State)), sanitize.Line(string(st.Gate)))
 		if kind, name := r.Host(); kind != "" {
-			fmt.Fprintf(&b, " host=%s:%s", kind, strconv.Quote(OneLine(name)))
+			fmt.Fprintf(&b, " host=%s:%s", kind, strconv.Quote(sanitize.Line(name)))
 		}
 		fmt.Fprintf(&b, " pending=%d", len(st.Pending))
 		if p, ok := r.OldestPending(); ok {
-			fmt.Fprintf(&b, " oldest=%s:%s", strconv.Quote(OneLine(p.Name)), eventfmt.Age(now.Sub(p.Since)))
+			fmt.Fprintf(&b, " oldest=%s:%s", strconv.Quote(sanitize.Line(p.Name)), eventfmt.Age(now.Sub(p.Since)))
 		}
 		if r.Handoff != "" {
 			age := eventfmt.Age(now.Sub(r.HandoffSince))
 			if !r.HandoffExact {
 				age = "≥" + age
 			}
-			fmt.Fprintf(&b, " handoff=%s:%s", strconv.Quote(OneLine(r.Handoff)), age)
+			fmt.Fprintf(&b, " handoff=%s:%s", strconv.Quote(sanitize.Line(r.Handoff)), age)
 			if r.Answered() {
 				b.WriteString(" answered")
 			}
@@ -41,10 +38,10 @@ func (r Row) Line(now time.Time, why string) string {
 	}
 	fmt.Fprintf(&b, " health=%s", r.Snapshot.Health)
 	if r.Snapshot.Err != "" && r.Snapshot.Health != HealthReady {
-		fmt.Fprintf(&b, " error=%s", strconv.Quote(OneLine(r.Snapshot.Err)))
+		fmt.Fprintf(&b, " error=%s", strconv.Quote(sanitize.Line(r.Snapshot.Err)))
 	}
 	if why != "" {
-		b.WriteString(" — " + OneLine(why))
+		b.WriteString(" — " + sanitize.Line(why))
 	}
 	return b.String()
 }

@@ -1,9 +1,5 @@
 package tui
 
-import "strings"
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"

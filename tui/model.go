@@ -517,7 +517,7 @@ func (m *Model) stamp() string { return m.now().Format("15:04:05") }
 func (m *Model) note(text string) { m.add(kindNote, m.stamp()+" » "+text) }
 
 func (m *Model) fail(name string, err error) {
-	m.add(kindError, m.stamp()+" ✗ "+name+" failed: "+oneLine(err.Error()))
+	m.add(kindError, m.stamp()+" ✗ "+name+" failed: "+sanitize.Line(err.Error()))
 }
 
 func (m *Model) add(kind entryKind, text string) {

@@ -20,6 +20,7 @@ import (
 	"github.com/codrive/codrive/internal/exitcode"
 	"github.com/codrive/codrive/internal/hint"
 	"github.com/codrive/codrive/internal/oneshot"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 func main() {
@@ -59,7 +60,7 @@ func (st *appState) exit(err error, stderr io.Writer) int {
 // errorLine is an error as one line, without the "codrive: " its layers
 // may each have put in front.
 func errorLine(err error) string {
-	s := oneLine(err.Error())
+	s := sanitize.Line(err.Error())
 	for {
 		t := strings.TrimPrefix(s, "codrive: ")
 		if t == s {
@@ -69,12 +70,8 @@ func errorLine(err error) string {
 	}
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
 func usageError(c *cli.Context, err error, _ bool) error {
-	return cli.Exit(oneLine(err.Error())+" (see --help)", exitcode.Usage)
+	return cli.Exit(sanitize.Line(err.Error())+" (see --help)", exitcode.Usage)
 }
 
 const helpExtra = `

@@ -17,6 +17,7 @@ import (
 	"github.com/codrive/codrive/codrive"
 	"github.com/codrive/codrive/internal/eventfmt"
 	"github.com/codrive/codrive/internal/exitcode"
+	"github.com/codrive/codrive/internal/sanitize"
 )
 
 func runCommand(st *appState) *cli.Command {
@@ -151,7 +152,7 @@ func (st *appState) runScript(c *cli.Context) error {
 	<-printed
 	unsub()
 	if closeErr != nil {
-		fmt.Fprintln(errOut, "codrive: cleanup: "+oneLine(closeErr.Error()))
+		fmt.Fprintln(errOut, "codrive: cleanup: "+sanitize.Line(closeErr.Error()))
 		if code == 0 {
 			code = exitcode.Failure
 		}

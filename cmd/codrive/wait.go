@@ -116,7 +116,7 @@ func (r *waitResult) record(ev oneshot.WaitProgress) {
 	s := &r.Steps[len(r.Steps)-1]
 	s.Seconds, s.Attempts, s.OK = seconds(ev.Elapsed), ev.Attempt, ev.Done
 	if ev.Err != nil {
-		s.Error = oneLine(ev.Err.Error())
+		s.Error = sanitize.Line(ev.Err.Error())
 	} else if ev.Done {
 		s.Error = ""
 	}
@@ -152,7 +152,7 @@ func (p *progress) report(ev oneshot.WaitProgress) {
 	elapsed := ev.Elapsed.Round(100 * time.Millisecond)
 	why := ""
 	if ev.Err != nil {
-		why = sanitize.Text(oneLine(ev.Err.Error()))
+		why = sanitize.Text(sanitize.Line(ev.Err.Error()))
 	}
 	switch {
 	case ev.Done:

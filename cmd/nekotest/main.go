@@ -19,12 +19,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/codrive/codrive/internal/sanitize"
 	"github.com/codrive/codrive/neko"
 	"github.com/codrive/codrive/neko/nekotest"
 )
@@ -51,15 +51,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "nekotest: %s (see --help)\n", oneLine(ue.err.Error()))
+		fmt.Fprintf(stderr, "nekotest: %s (see --help)\n", sanitize.Line(ue.err.Error()))
 		return 2
 	}
-	fmt.Fprintf(stderr, "nekotest: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(stderr, "nekotest: %s\n", sanitize.Line(err.Error()))
 	return 1
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {

@@ -49,7 +49,7 @@ func (p *Printer) Line(ev codrive.Event) string {
 		b.WriteString(" locked")
 	}
 	if ev.Reason != "" {
-		fmt.Fprintf(&b, " — %s", sanitize.Text(oneLine(ev.Reason)))
+		fmt.Fprintf(&b, " — %s", sanitize.Text(sanitize.Line(ev.Reason)))
 	}
 	if pg := ev.Page; pg != nil && (!p.printed || pg.URL != p.url || pg.Attached != p.attached) {
 		p.printed, p.url, p.attached = true, pg.URL, pg.Attached
@@ -93,8 +93,6 @@ func Age(d time.Duration) string {
 		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func orDash(s string) string {
 	if s == "" {

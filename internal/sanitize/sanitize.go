@@ -26,6 +26,11 @@ func Text(s string) string {
 	}, s)
 }
 
+// Line is Text on one line: runs of spaces, tabs and newlines become one
+// space, and the ends are trimmed (error messages, reasons, names in a
+// table cell or a log line).
+func Line(s string) string { return strings.Join(strings.Fields(Text(s)), " ") }
+
 // IsControl reports the characters Text replaces.
 func IsControl(r rune) bool { return unicode.IsControl(r) }
 

@@ -32,3 +32,15 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+func TestLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"  a\tb\n\nc  ":          "a b c",
+		"red\x1b[31m\x1b]0;x\a!": "red [31m ]0;x !",
+		"":                       "",
+	} {
+		if got := Line(in); got != want {
+			t.Errorf("Line(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -236,7 +236,7 @@ func (r *run) one(ctx context.Context, name string, needs []string, f func(conte
 	case errors.As(err, &s):
 		c.Result, c.Detail = Skip, s.reason
 	case err != nil:
-		c.Result, c.Detail = Fail, oneLine(err.Error())
+		c.Result, c.Detail = Fail, sanitize.Line(err.Error())
 		c.Code = exitcode.For(err)
 		c.Error = cctx.Err() != nil && ctx.Err() == nil
 		r.failed[name] = true
@@ -245,8 +245,6 @@ func (r *run) one(ctx context.Context, name string, needs []string, f func(conte
 	}
 	return c
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (r *run) health(ctx context.Context) (string, error) {
 	c, err := neko.NewClient(r.o.NekoURL, neko.Options{Cookies: r.o.Cookies})

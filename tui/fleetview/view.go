@@ -152,14 +152,14 @@ func stateCell(m *Model, r fleet.Row, _ time.Time) (string, lipgloss.Style) {
 		return "-", m.st.Dim
 	}
 	st := r.Status()
-	text := fleet.OneLine(string(st.State))
+	text := sanitize.Line(string(st.State))
 	// The gate that goes without saying is left out: automation running,
 	// a person driving, nobody hosting, no link to neko.
 	switch {
 	case st.State == codrive.StateAutomation && st.Gate == codrive.GateOpen:
 	case st.State != codrive.StateAutomation && st.Gate == codrive.GateWaiting:
 	default:
-		text += "/" + fleet.OneLine(string(st.Gate))
+		text += "/" + sanitize.Line(string(st.Gate))
 	}
 	return text, m.needStyle(r.Need)
 }
@@ -170,10 +170,10 @@ func hostCell(m *Model, r fleet.Row, _ time.Time) (string, lipgloss.Style) {
 	case "":
 		return "-", m.st.Dim
 	case "person":
-		return fleet.OneLine(name), m.st.Key
+		return sanitize.Line(name), m.st.Key
 	}
 	if r.Status().State != codrive.StateAutomation {
-		return "codrive " + fleet.OneLine(name), m.st.Good
+		return "codrive " + sanitize.Line(name), m.st.Good
 	}
 	return "automation", m.st.Good
 }
@@ -184,7 +184,7 @@ func pendingCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) 
 		return "-", m.st.Dim
 	}
 	n := len(r.Status().Pending)
-	return fmt.Sprintf("%d %s %s", n, eventfmt.Age(now.Sub(p.Since)), fleet.OneLine(p.Name)), m.st.Warn
+	return fmt.Sprintf("%d %s %s", n, eventfmt.Age(now.Sub(p.Since)), sanitize.Line(p.Name)), m.st.Warn
 }
 
 func handoffCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) {
@@ -193,13 +193,13 @@ func handoffCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) 
 	}
 	if r.Answered() {
 		_, who := r.Host()
-		return "✓ " + fleet.OneLine(who) + ": " + fleet.OneLine(r.Handoff), m.st.Key
+		return "✓ " + sanitize.Line(who) + ": " + sanitize.Line(r.Handoff), m.st.Key
 	}
 	age := eventfmt.Age(now.Sub(r.HandoffSince))
 	if !r.HandoffExact {
 		age = "≥" + age
 	}
-	return age + " " + fleet.OneLine(r.Handoff), m.st.Warn
+	return age + " " + sanitize.Line(r.Handoff), m.st.Warn
 }
 
 func healthCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) {
@@ -214,9 +214,9 @@ func healthCell(m *Model, r fleet.Row, now time.Time) (string, lipgloss.Style) {
 		if !s.Down.IsZero() {
 			text += " " + eventfmt.Age(now.Sub(s.Down))
 		}
-		return text + ": " + fleet.OneLine(s.Err), m.st.Bad
+		return text + ": " + sanitize.Line(s.Err), m.st.Bad
 	}
-	return string(s.Health) + ": " + fleet.OneLine(s.Err), m.st.Warn
+	return string(s.Health) + ": " + sanitize.Line(s.Err), m.st.Warn
 }
 
 // cell renders text in exactly w cells.
@@ -316,7 +316,7 @@ func (m *Model) selectedLine(w int, now time.Time) string {
 	if ps := r.Status().Pending; len(ps) > 0 {
 		var who []string
 		for _, p := range ps {
-			who = append(who, fleet.OneLine(p.Name)+" "+eventfmt.Age(now.Sub(p.Since)))
+			who = append(who, sanitize.Line(p.Name)+" "+eventfmt.Age(now.Sub(p.Since)))
 		}
 		parts = append(parts, "asking: "+strings.Join(who, ", "))
 	}
@@ -334,7 +334,7 @@ func (m *Model) selectedLine(w int, now time.Time) string {
 		default:
 			parts = append(parts, "nobody drives")
 		}
-		if why := fleet.OneLine(r.Status().Reason); why != "" {
+		if why := sanitize.Line(r.Status().Reason); why != "" {
 			parts = append(parts, why)
 		}
 	}
