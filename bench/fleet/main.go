@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/codrive/codrive/internal/fleettest"
+	"github.com/codrive/codrive/internal/proctest"
 )
 
 type config struct {
@@ -116,35 +117,9 @@ type usage struct {
 
 func (u usage) percent() float64 { return 100 * u.cpu.Seconds() / u.wall.Seconds() }
 
-// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
-// Linux ABI.
-const clockTicks = 100
-
-// cpuTime reads utime+stime of pid.
-func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, in parentheses, may hold spaces: fields count
-	// from after its closing parenthesis.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
-	}
-	// f[0] is field 3 (state): utime is field 14, stime 15.
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
-}
-
 // measure reads pid's CPU time over the idle window.
 func measure(ctx context.Context, pid int, window time.Duration) (usage, error) {
-	c0, err := cpuTime(pid)
+	c0, err := proctest.CPUTime(pid)
 	if err != nil {
 		return usage{}, err
 	}
@@ -154,7 +129,7 @@ func measure(ctx context.Context, pid int, window time.Duration) (usage, error) 
 	case <-ctx.Done():
 		return usage{}, ctx.Err()
 	}
-	c1, err := cpuTime(pid)
+	c1, err := proctest.CPUTime(pid)
 	if err != nil {
 		return usage{}, err
 	}

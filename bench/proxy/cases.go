@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/codrive/codrive/cdp"
+	"github.com/codrive/codrive/internal/proctest"
 )
 
 // conn is the leanest CDP client for timing: one command at a time on the
@@ -276,7 +277,7 @@ func (b *bench) cpu() []time.Duration {
 	t := make([]time.Duration, len(b.pids))
 	for i, pid := range b.pids {
 		if pid != 0 {
-			t[i], _ = cpuTime(pid)
+			t[i], _ = proctest.CPUTime(pid)
 		}
 	}
 	return t
