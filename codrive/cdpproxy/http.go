@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/codrive/codrive/internal/httpguard"
 	"github.com/codrive/codrive/internal/jsondur"
 )
 
@@ -22,7 +23,7 @@ func (p *Proxy) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// DNS rebinding defence, as Chromium's own: a page on evil.example
 		// that resolves to 127.0.0.1 still sends Host: evil.example.
-		if !hostAllowed(r.Host) {
+		if !httpguard.HostAllowed(r.Host) {
 			httpError(w, http.StatusForbidden, fmt.Sprintf("codrive: Host header %q is not an IP address or localhost (DNS rebinding protection); connect with %s", r.Host, p.URL()))
 			return
 		}
@@ -31,12 +32,12 @@ func (p *Proxy) guard(next http.Handler) http.Handler {
 		// the browser (Chromium refuses these too, unless
 		// --remote-allow-origins). Same-origin is the DevTools frontend
 		// relayed under /devtools/, from this very address.
-		if o := r.Header.Get("Origin"); o != "" && p.opts.Token == "" && !sameOrigin(o, r.Host) {
+		if o := r.Header.Get("Origin"); o != "" && p.opts.Token == "" && !httpguard.SameOrigin(o, r.Host) {
 			httpError(w, http.StatusForbidden, fmt.Sprintf("codrive: requests from web pages (Origin %q) are refused; CDP clients send no Origin header", o))
 			return
 		}
 		p.unmangle(r)
-		if p.opts.Token != "" && !p.tokenOK(r) {
+		if p.opts.Token != "" && !httpguard.TokenOK(r, p.opts.Token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="codrive"`)
 			httpError(w, http.StatusUnauthorized, "codrive: missing or wrong token: pass ?token=TOKEN or Authorization: Bearer TOKEN")
 			return
@@ -78,17 +79,6 @@ func (p *Proxy) unmangle(r *http.Request) {
 	r.URL.Path, r.URL.RawPath = val[len(want):], ""
 	r.URL.RawQuery = "token=" + url.QueryEscape(want)
 	r.RequestURI = r.URL.RequestURI()
-}
-
-func (p *Proxy) tokenOK(r *http.Request) bool {
-	want := []byte(p.opts.Token)
-	if t := r.URL.Query().Get("token"); t != "" && subtle.ConstantTimeCompare([]byte(t), want) == 1 {
-		return true
-	}
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(a[7:])), want) == 1
-	}
-	return false
 }
 
 func (p *Proxy) routes() http.Handler {

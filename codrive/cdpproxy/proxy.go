@@ -61,6 +61,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/codrive/codrive/internal/httpguard"
 )
 
 // Controller is what the proxy needs from the arbiter (implemented by
@@ -223,9 +225,9 @@ type Proxy struct {
 // host is a loopback address (127.0.0.0/8, ::1, localhost), since the proxy
 // hands out the browser.
 func CheckAddr(addr, token string) error {
-	loopback, err := isLoopbackAddr(addr)
+	loopback, err := httpguard.LoopbackAddr(addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("cdpproxy: %w", err)
 	}
 	if !loopback && token == "" {
 		return fmt.Errorf("cdpproxy: listening on %s exposes the browser beyond this machine; set a Token (clients then pass ?token= or Authorization: Bearer), or listen on 127.0.0.1", addr)

@@ -113,44 +113,6 @@ func rewriteFrontendURL(raw, host, tokenQuery string) string {
 // ':' and '/' readable like Chromium does.
 var frontendEscaper = strings.NewReplacer("%", "%25", "&", "%26", "#", "%23", "?", "%3F", "+", "%2B", " ", "%20")
 
-// hostAllowed is Chromium's rule for the Host header: an IP literal or
-// localhost, with or without a port.
-func hostAllowed(host string) bool {
-	if host == "" {
-		return false
-	}
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	return net.ParseIP(h) != nil
-}
-
-// sameOrigin reports whether an Origin header names the host:port the
-// request was sent to (which hostAllowed has vetted).
-func sameOrigin(origin, host string) bool {
-	u, err := url.Parse(origin)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, host)
-}
-
-// isLoopbackAddr reports whether a listen address only accepts local
-// connections. An empty host (":9222") listens everywhere.
-func isLoopbackAddr(addr string) (bool, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false, fmt.Errorf("cdpproxy: bad listen address %q (want host:port, e.g. 127.0.0.1:0): %w", addr, err)
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true, nil
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback(), nil
-}
-
 func listenHostport(a net.Addr) string {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {

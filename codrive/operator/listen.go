@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
+
+	"github.com/codrive/codrive/internal/httpguard"
 )
 
 // Listen binds addr for the operator endpoints. An address that is not
@@ -25,24 +26,12 @@ func Listen(addr, token string) (net.Listener, error) {
 // CheckAddr says whether Listen would accept addr and token, without
 // binding: for a command that checks its flags before any network call.
 func CheckAddr(addr, token string) error {
-	loopback, err := isLoopback(addr)
+	loopback, err := httpguard.LoopbackAddr(addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("operator: %w", err)
 	}
 	if !loopback && token == "" {
 		return errors.New("it is not loopback, so it exposes control of the browser beyond this machine: set a token (/codrive/* then needs it; /healthz, /readyz and /metrics never do), or listen on 127.0.0.1")
 	}
 	return nil
-}
-
-func isLoopback(addr string) (bool, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false, fmt.Errorf("operator: bad listen address %q (want host:port, e.g. 127.0.0.1:8081): %w", addr, err)
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true, nil
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback(), nil
 }

@@ -1,14 +1,10 @@
 package operator
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/codrive/codrive/codrive"
+	"github.com/codrive/codrive/internal/httpguard"
 )
 
 // Options configure the operator endpoints.
@@ -238,7 +235,7 @@ type sessionHandler func(w http.ResponseWriter, r *http.Request, s *codrive.Sess
 func (o *Operator) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if o.opts.Token != "" {
-			if !tokenOK(r, o.opts.Token) {
+			if !httpguard.TokenOK(r, o.opts.Token) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="codrive"`)
 				writeError(w, http.StatusUnauthorized, "codrive: missing or wrong token: pass ?token=TOKEN or Authorization: Bearer TOKEN")
 				return
@@ -265,34 +262,15 @@ func (o *Operator) withSession(next sessionHandler) http.Handler {
 	})
 }
 
-func tokenOK(r *http.Request, token string) bool {
-	want := []byte(token)
-	if t := r.URL.Query().Get("token"); t != "" && subtle.ConstantTimeCompare([]byte(t), want) == 1 {
-		return true
-	}
-	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(a[7:])), want) == 1
-	}
-	return false
-}
-
 // localOnly refuses, on an endpoint without a token, a Host that is not an
 // address or localhost (a page on evil.example resolved to 127.0.0.1 still
 // sends Host: evil.example) and any Origin but the endpoint's own.
 func localOnly(r *http.Request) string {
-	h := r.Host
-	if hh, _, err := net.SplitHostPort(h); err == nil {
-		h = hh
-	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	if !strings.EqualFold(h, "localhost") && net.ParseIP(h) == nil {
+	if !httpguard.HostAllowed(r.Host) {
 		return fmt.Sprintf("codrive: Host %q is not an IP address or localhost (DNS rebinding protection); use the address, or set a token", r.Host)
 	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		u, err := url.Parse(origin)
-		if err != nil || !strings.EqualFold(u.Host, r.Host) {
-			return fmt.Sprintf("codrive: requests from web pages (Origin %q) are refused without a token", origin)
-		}
+	if origin := r.Header.Get("Origin"); origin != "" && !httpguard.SameOrigin(origin, r.Host) {
+		return fmt.Sprintf("codrive: requests from web pages (Origin %q) are refused without a token", origin)
 	}
 	return ""
 }
