@@ -1,13 +1,14 @@
 package cdptest
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/playwright-community/playwright-go"
+
+	"github.com/codrive/codrive/internal/proctest"
 )
 
 // DriverDir is where scripts/install-playwright-driver.sh puts the
@@ -18,20 +19,11 @@ func DriverDir() (string, error) {
 	if d := os.Getenv("CODRIVE_PLAYWRIGHT_DRIVER"); d != "" {
 		return d, nil
 	}
-	dir, err := os.Getwd()
+	dir, err := proctest.ModuleRoot()
 	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
+		return "", fmt.Errorf("find repository root: %w (set CODRIVE_PLAYWRIGHT_DRIVER)", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache", "playwright-driver"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.mod above the working directory (set CODRIVE_PLAYWRIGHT_DRIVER)")
-		}
-		dir = parent
-	}
+	return filepath.Join(dir, ".cache", "playwright-driver"), nil
 }
 
 // Playwright starts playwright-go with the repository's driver and stops it

@@ -14,26 +14,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/codrive/codrive/internal/proctest"
 )
 
 // RepoRoot is the module root: the nearest folder above the working
 // directory that holds go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := proctest.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return dir
 }
 
 // NekoSource is neko v3.1.5's source and image files (server/, apps/,

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/codrive/codrive/internal/proctest"
 	"github.com/codrive/codrive/neko"
 )
 
@@ -45,30 +46,11 @@ func Binary() string {
 	if b := os.Getenv("CODRIVE_NEKO_BIN"); b != "" {
 		return b
 	}
-	root, err := moduleRoot()
+	root, err := proctest.ModuleRoot()
 	if err != nil {
 		return filepath.Join(".cache", "neko", "bin", "neko")
 	}
 	return filepath.Join(root, ".cache", "neko", "bin", "neko")
-}
-
-// moduleRoot walks up from the working directory (a test's package folder)
-// to the folder holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // NekoAvailable reports why real neko cannot run here, or nil if it can.
